@@ -1,0 +1,24 @@
+"""fastscan: a fast, exact prefilter that mines LLM pretraining corpora for tool-use data.
+
+>>> import fastscan
+>>> scanner = fastscan.Scanner("tool-use")
+>>> row = scanner.scan_one('<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>')
+>>> row["formats"]
+['hermes', 'xlam']
+"""
+
+from fastscan._fastscan import PackError, __version__
+from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
+from fastscan.scanner import Scanner, resolve_threads
+
+__all__ = [
+    "FormatInfo",
+    "GroupInfo",
+    "PackError",
+    "PatternInfo",
+    "PatternPack",
+    "Scanner",
+    "__version__",
+    "builtin_packs",
+    "resolve_threads",
+]

@@ -1,0 +1,379 @@
+//! The scanner: one compiled pack, applied to many documents in parallel.
+//!
+//! # Match semantics
+//!
+//! Every pattern is counted on its own, as if it were searched alone:
+//!
+//! * **Literals** count every position where they occur, overlapping occurrences included
+//!   (`"aa"` occurs twice in `"aaa"`). All literals of a pack, of every group, run in one
+//!   Aho-Corasick DFA pass (two when the pack mixes case-sensitive and case-insensitive
+//!   groups). Case-insensitive literals fold ASCII letters only.
+//! * **Regexes** count their leftmost-first, non-overlapping matches, as `re.finditer` in
+//!   Python or `Regex::find_iter` in Rust would. All regexes of a pack first run together in
+//!   one multi-pattern automaton (`RegexSet`, linear time, size-limited) that says which of
+//!   them match at all; only those are then counted, each with its own compiled regex.
+//!   Case-insensitive regexes are compiled as `(?i:...)` (Unicode simple case folding).
+//!
+//! A group's count is the sum of its patterns' counts (its formats' patterns included). A
+//! format is *detected* in a document when its patterns' counts sum to at least its
+//! `min_hits`. The score is
+//!
+//! ```text
+//! score = sum over groups g with count_g >= min_hits_g of  weight_g * log2(1 + count_g)
+//! ```
+//!
+//! so one hit of a group adds its weight, three hits twice its weight, seven hits three times:
+//! repetition helps, with diminishing returns, and long documents cannot win by length alone.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rayon::prelude::*;
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::error::{CoreError, Result};
+use crate::pack::{effective_regex, Pack, REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT};
+use crate::threads::{resolve_threads_from_env, Pool, ThreadSource};
+
+/// No format: the marker in [`Target::format`].
+const NO_FORMAT: u32 = u32::MAX;
+
+/// Options fixed when a scanner is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Threads for batch scans; `None` resolves as described in [`crate::threads`].
+    pub threads: Option<usize>,
+    /// Also return one count per pattern (slower to collect and larger to return).
+    pub pattern_counts: bool,
+}
+
+/// A collection of documents to scan: anything that yields byte slices by index.
+///
+/// The binding crate implements this for Arrow arrays, so a scan reads Arrow buffers in place.
+pub trait Documents: Sync {
+    /// The number of documents.
+    fn count(&self) -> usize;
+    /// The bytes of document `i` (`i < count()`); a missing (null) document is empty.
+    fn doc(&self, i: usize) -> &[u8];
+}
+
+impl<T: AsRef<[u8]> + Sync> Documents for [T] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn doc(&self, i: usize) -> &[u8] {
+        self[i].as_ref()
+    }
+}
+
+/// The pattern a hit counts towards: its group, format and id.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    group: u32,
+    format: u32,
+    pattern: u32,
+}
+
+/// One Aho-Corasick automaton and, per automaton pattern, the pack patterns it stands for
+/// (one literal can belong to several groups; the automaton holds it once).
+#[derive(Debug)]
+struct LiteralSet {
+    automaton: AhoCorasick,
+    starts: Vec<u32>,
+    targets: Vec<Target>,
+}
+
+/// The results of scanning one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocScan {
+    pub score: f64,
+    /// One count per group, in pack order.
+    pub group_counts: Vec<u32>,
+    /// Bit `f` is set when format `f` was detected.
+    pub formats: u64,
+    /// One count per pattern, when the scanner collects them.
+    pub pattern_counts: Option<Vec<u32>>,
+}
+
+/// The results of scanning a batch, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanBatch {
+    pub n_docs: usize,
+    pub n_groups: usize,
+    pub n_patterns: usize,
+    pub scores: Vec<f64>,
+    /// `n_docs * n_groups` counts, document after document.
+    pub group_counts: Vec<u32>,
+    pub formats: Vec<u64>,
+    /// `n_docs * n_patterns` counts, when the scanner collects them.
+    pub pattern_counts: Option<Vec<u32>>,
+}
+
+impl ScanBatch {
+    /// The counts of group `g` for every document.
+    #[must_use]
+    pub fn group_column(&self, g: usize) -> Vec<u32> {
+        self.group_counts
+            .iter()
+            .skip(g)
+            .step_by(self.n_groups)
+            .copied()
+            .collect()
+    }
+
+    /// The results of document `i` on their own.
+    #[must_use]
+    pub fn row(&self, i: usize) -> DocScan {
+        DocScan {
+            score: self.scores[i],
+            group_counts: self.group_counts[i * self.n_groups..(i + 1) * self.n_groups].to_vec(),
+            formats: self.formats[i],
+            pattern_counts: self.pattern_counts.as_ref().map(|p| {
+                p[i * self.n_patterns..(i + 1) * self.n_patterns].to_vec()
+            }),
+        }
+    }
+}
+
+/// A compiled pattern pack, reusable across documents and threads.
+#[derive(Debug)]
+pub struct Scanner {
+    pack: Pack,
+    options: ScanOptions,
+    literal_sets: Vec<LiteralSet>,
+    regex_set: Option<RegexSet>,
+    regexes: Vec<(Regex, Target)>,
+    pool: Pool,
+    thread_source: ThreadSource,
+}
+
+impl Scanner {
+    /// Compiles `pack`. Fails on a configuration error (threads) or a regex set over the
+    /// size limit; every single pattern was already checked by [`Pack`]'s validation.
+    pub fn new(pack: Pack, options: ScanOptions) -> Result<Scanner> {
+        let (threads, thread_source) = resolve_threads_from_env(options.threads)?;
+        let mut literal_sets = Vec::new();
+        for case_sensitive in [true, false] {
+            if let Some(set) = build_literal_set(&pack, case_sensitive)? {
+                literal_sets.push(set);
+            }
+        }
+        let mut sources = Vec::new();
+        let mut regexes = Vec::new();
+        for id in pack.regex_ids() {
+            let p = &pack.patterns[id];
+            let source = effective_regex(&p.text, p.case_sensitive);
+            let regex = RegexBuilder::new(&source)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| CoreError::pack(None, Some(&p.text), e.to_string()))?;
+            regexes.push((regex, target_of(&pack, id)));
+            sources.push(source);
+        }
+        let regex_set = if sources.is_empty() {
+            None
+        } else {
+            Some(
+                RegexSetBuilder::new(&sources)
+                    .size_limit(REGEX_SET_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        CoreError::pack(
+                            None,
+                            None,
+                            format!("the pack's regexes together do not compile: {e}"),
+                        )
+                    })?,
+            )
+        };
+        Ok(Scanner {
+            pack,
+            options,
+            literal_sets,
+            regex_set,
+            regexes,
+            pool: Pool::new(threads),
+            thread_source,
+        })
+    }
+
+    /// The pack this scanner was compiled from.
+    #[must_use]
+    pub fn pack(&self) -> &Pack {
+        &self.pack
+    }
+
+    /// The options it was built with.
+    #[must_use]
+    pub fn options(&self) -> &ScanOptions {
+        &self.options
+    }
+
+    /// The number of threads batch scans use, and where that number came from.
+    #[must_use]
+    pub fn threads(&self) -> (usize, ThreadSource) {
+        (self.pool.threads(), self.thread_source)
+    }
+
+    /// Scans one document on the calling thread.
+    #[must_use]
+    pub fn scan_one(&self, doc: &[u8]) -> DocScan {
+        let mut group_counts = vec![0; self.pack.groups.len()];
+        let mut pattern_counts = self
+            .options
+            .pattern_counts
+            .then(|| vec![0; self.pack.patterns.len()]);
+        let (score, formats) =
+            self.scan_into(doc, &mut group_counts, pattern_counts.as_deref_mut());
+        DocScan {
+            score,
+            group_counts,
+            formats,
+            pattern_counts,
+        }
+    }
+
+    /// Scans a batch of documents on the scanner's thread pool.
+    pub fn scan_batch<D: Documents + ?Sized>(&self, docs: &D) -> Result<ScanBatch> {
+        let n_docs = docs.count();
+        let n_groups = self.pack.groups.len();
+        let n_patterns = self.pack.patterns.len();
+        let mut scores = vec![0.0; n_docs];
+        let mut formats = vec![0u64; n_docs];
+        let mut group_counts = vec![0u32; n_docs * n_groups];
+        let mut pattern_counts = self
+            .options
+            .pattern_counts
+            .then(|| vec![0u32; n_docs * n_patterns]);
+        self.pool.install(|| {
+            let rows = scores
+                .par_iter_mut()
+                .zip(formats.par_iter_mut())
+                .zip(group_counts.par_chunks_mut(n_groups))
+                .enumerate();
+            match pattern_counts.as_mut() {
+                // A pack always has at least one pattern, so the chunk size is not zero.
+                Some(per_pattern) => rows
+                    .zip(per_pattern.par_chunks_mut(n_patterns))
+                    .with_min_len(8)
+                    .for_each(|((i, ((score, formats), groups)), patterns)| {
+                        (*score, *formats) = self.scan_into(docs.doc(i), groups, Some(patterns));
+                    }),
+                None => rows
+                    .with_min_len(8)
+                    .for_each(|(i, ((score, formats), groups))| {
+                        (*score, *formats) = self.scan_into(docs.doc(i), groups, None);
+                    }),
+            }
+        })?;
+        Ok(ScanBatch {
+            n_docs,
+            n_groups,
+            n_patterns,
+            scores,
+            group_counts,
+            formats,
+            pattern_counts,
+        })
+    }
+
+    /// Counts into `groups` (and `patterns`), returns the score and the detected formats.
+    fn scan_into(
+        &self,
+        doc: &[u8],
+        groups: &mut [u32],
+        mut patterns: Option<&mut [u32]>,
+    ) -> (f64, u64) {
+        let mut format_counts = [0u32; crate::pack::MAX_FORMATS];
+        let mut count = |t: &Target, n: u32, patterns: &mut Option<&mut [u32]>| {
+            groups[t.group as usize] += n;
+            if t.format != NO_FORMAT {
+                format_counts[t.format as usize] += n;
+            }
+            if let Some(p) = patterns.as_deref_mut() {
+                p[t.pattern as usize] += n;
+            }
+        };
+        for set in &self.literal_sets {
+            for m in set.automaton.find_overlapping_iter(doc) {
+                let id = m.pattern().as_usize();
+                let range = set.starts[id] as usize..set.starts[id + 1] as usize;
+                for t in &set.targets[range] {
+                    count(t, 1, &mut patterns);
+                }
+            }
+        }
+        if let Some(regex_set) = &self.regex_set {
+            for i in &regex_set.matches(doc) {
+                let (regex, target) = &self.regexes[i];
+                let n = regex.find_iter(doc).count() as u32;
+                count(target, n, &mut patterns);
+            }
+        }
+        let mut score = 0.0;
+        for (group, &c) in self.pack.groups.iter().zip(groups.iter()) {
+            if c >= group.min_hits {
+                score += group.weight * f64::from(c).ln_1p() / std::f64::consts::LN_2;
+            }
+        }
+        let mut formats = 0u64;
+        for (f, format) in self.pack.formats.iter().enumerate() {
+            if format_counts[f] >= format.min_hits {
+                formats |= 1 << f;
+            }
+        }
+        (score, formats)
+    }
+}
+
+fn target_of(pack: &Pack, id: usize) -> Target {
+    let p = &pack.patterns[id];
+    Target {
+        group: p.group as u32,
+        format: p.format.map_or(NO_FORMAT, |f| f as u32),
+        pattern: id as u32,
+    }
+}
+
+fn build_literal_set(pack: &Pack, case_sensitive: bool) -> Result<Option<LiteralSet>> {
+    // Unique automaton patterns, each with the pack patterns it stands for.
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut members: Vec<Vec<Target>> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for id in pack.literal_ids() {
+        let p = &pack.patterns[id];
+        if p.case_sensitive != case_sensitive {
+            continue;
+        }
+        let key = if case_sensitive {
+            p.text.as_bytes().to_vec()
+        } else {
+            p.text.as_bytes().to_ascii_lowercase()
+        };
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            members.push(Vec::new());
+            keys.len() - 1
+        });
+        members[slot].push(target_of(pack, id));
+    }
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let automaton = AhoCorasick::builder()
+        .match_kind(MatchKind::Standard)
+        .ascii_case_insensitive(!case_sensitive)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&keys)
+        .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+    let mut starts = Vec::with_capacity(keys.len() + 1);
+    let mut targets = Vec::new();
+    starts.push(0);
+    for m in members {
+        targets.extend(m);
+        starts.push(targets.len() as u32);
+    }
+    Ok(Some(LiteralSet {
+        automaton,
+        starts,
+        targets,
+    }))
+}

@@ -1,0 +1,199 @@
+//! `fastscan._fastscan`: the Python binding of `fastscan-core`.
+//!
+//! This crate only converts types, releases the GIL around core work and maps errors
+//! (`errors.rs`). The public Python API is the `fastscan` package, which wraps these classes.
+
+mod docs;
+mod errors;
+mod output;
+
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use fastscan_core::{Pack, ScanOptions, Scanner};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::{PyArray, PyRecordBatch};
+
+use crate::docs::{with_arrow_docs, Text};
+use crate::errors::{to_pyerr, PackError};
+
+fn parse(py: Python<'_>, source: &str, syntax: &str) -> PyResult<Pack> {
+    let parsed = match syntax {
+        "toml" => Pack::from_toml(source),
+        "json" => Pack::from_json(source),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "syntax must be 'toml' or 'json', not {other:?}"
+            )))
+        }
+    };
+    parsed.map_err(|e| to_pyerr(py, e))
+}
+
+/// Parses and validates a pack; returns its description as plain Python data.
+#[pyfunction]
+#[pyo3(signature = (source, syntax = "toml"))]
+fn parse_pack<'py>(py: Python<'py>, source: &str, syntax: &str) -> PyResult<Bound<'py, PyDict>> {
+    let pack = parse(py, source, syntax)?;
+    let out = PyDict::new(py);
+    let meta = PyDict::new(py);
+    meta.set_item("name", &pack.meta.name)?;
+    meta.set_item("version", &pack.meta.version)?;
+    meta.set_item("description", &pack.meta.description)?;
+    out.set_item("meta", meta)?;
+    let groups = PyList::empty(py);
+    for g in &pack.groups {
+        let d = PyDict::new(py);
+        d.set_item("name", &g.name)?;
+        d.set_item("description", &g.description)?;
+        d.set_item("weight", g.weight)?;
+        d.set_item("min_hits", g.min_hits)?;
+        d.set_item("case_sensitive", g.case_sensitive)?;
+        groups.append(d)?;
+    }
+    out.set_item("groups", groups)?;
+    let formats = PyList::empty(py);
+    for f in &pack.formats {
+        let d = PyDict::new(py);
+        d.set_item("name", &f.name)?;
+        d.set_item("description", &f.description)?;
+        d.set_item("group", &pack.groups[f.group].name)?;
+        d.set_item("min_hits", f.min_hits)?;
+        formats.append(d)?;
+    }
+    out.set_item("formats", formats)?;
+    let patterns = PyList::empty(py);
+    for p in &pack.patterns {
+        let d = PyDict::new(py);
+        d.set_item("group", &pack.groups[p.group].name)?;
+        d.set_item("format", p.format.map(|f| pack.formats[f].name.as_str()))?;
+        d.set_item("kind", p.kind.as_str())?;
+        d.set_item("text", &p.text)?;
+        d.set_item("case_sensitive", p.case_sensitive)?;
+        patterns.append(d)?;
+    }
+    out.set_item("patterns", patterns)?;
+    Ok(out)
+}
+
+/// Resolves a thread count as a scanner would: returns `(threads, source)`.
+#[pyfunction]
+#[pyo3(signature = (threads = None))]
+fn resolve_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<(usize, &'static str)> {
+    fastscan_core::resolve_threads_from_env(threads)
+        .map(|(n, source)| (n, source.as_str()))
+        .map_err(|e| to_pyerr(py, e))
+}
+
+/// A compiled pattern pack (the Rust handle behind `fastscan.Scanner`).
+#[pyclass(module = "fastscan._fastscan", name = "Scanner", frozen)]
+struct PyScanner {
+    inner: Arc<Scanner>,
+    schema: SchemaRef,
+}
+
+#[pymethods]
+impl PyScanner {
+    #[new]
+    #[pyo3(signature = (source, *, syntax = "toml", threads = None, pattern_counts = false))]
+    fn new(
+        py: Python<'_>,
+        source: &str,
+        syntax: &str,
+        threads: Option<usize>,
+        pattern_counts: bool,
+    ) -> PyResult<Self> {
+        let pack = parse(py, source, syntax)?;
+        let schema = output::schema(&pack, pattern_counts);
+        let options = ScanOptions {
+            threads,
+            pattern_counts,
+        };
+        let scanner = py
+            .detach(|| Scanner::new(pack, options))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(PyScanner {
+            inner: Arc::new(scanner),
+            schema,
+        })
+    }
+
+    /// Scans a list of `str`/`bytes`; returns a `pyarrow.RecordBatch`.
+    fn scan_list<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = texts
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Text::extract(&item, i))
+            .collect::<PyResult<Vec<Text>>>()?;
+        let scanner = &self.inner;
+        let schema = &self.schema;
+        let batch = py.detach(|| {
+            scanner
+                .scan_batch(items.as_slice())
+                .map(|b| output::record_batch(scanner.pack(), schema, &b))
+        });
+        finish(py, batch)
+    }
+
+    /// Scans an Arrow string or binary array (zero-copy); returns a `pyarrow.RecordBatch`.
+    fn scan_arrow<'py>(&self, py: Python<'py>, array: PyArray) -> PyResult<Bound<'py, PyAny>> {
+        let (array, _field) = array.into_inner();
+        let scanner = &self.inner;
+        let schema = &self.schema;
+        let batch = py.detach(|| {
+            with_arrow_docs(&array, |docs| {
+                scanner
+                    .scan_batch(docs)
+                    .map(|b| output::record_batch(scanner.pack(), schema, &b))
+            })
+        })?;
+        finish(py, batch)
+    }
+
+    /// Scans one `str` or `bytes` on the calling thread; returns a dict.
+    fn scan_one<'py>(&self, py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let text = Text::extract(text, 0).map_err(|_| {
+            PyTypeError::new_err("scan_one takes a str or bytes")
+        })?;
+        let row = py.detach(|| self.inner.scan_one(text.as_ref()));
+        output::row_dict(py, self.inner.pack(), &row)
+    }
+
+    /// `(threads, source)`: the pool size and the setting it came from.
+    #[getter]
+    fn threads(&self) -> (usize, &'static str) {
+        let (n, source) = self.inner.threads();
+        (n, source.as_str())
+    }
+
+    /// Whether per-pattern counts are collected.
+    #[getter]
+    fn pattern_counts(&self) -> bool {
+        self.inner.options().pattern_counts
+    }
+}
+
+type BatchResult = fastscan_core::Result<Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>;
+
+fn finish(py: Python<'_>, batch: BatchResult) -> PyResult<Bound<'_, PyAny>> {
+    let batch = batch
+        .map_err(|e| to_pyerr(py, e))?
+        .map_err(|e| PyValueError::new_err(format!("could not build the result batch: {e}")))?;
+    PyRecordBatch::new(batch).into_pyarrow(py)
+}
+
+#[pymodule]
+fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyScanner>()?;
+    m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
+    m.add("PackError", m.py().get_type::<PackError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

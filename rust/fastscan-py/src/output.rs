@@ -1,0 +1,90 @@
+//! Turns a core [`ScanBatch`] into an Arrow `RecordBatch` (and one row into a dict).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float64Array, RecordBatch, UInt32Array};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use fastscan_core::{DocScan, Pack, ScanBatch};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// The result schema: `score`, one `uint32` column per group, `formats`, and optionally
+/// `pattern_counts` (a fixed-size list with one count per pattern).
+pub fn schema(pack: &Pack, pattern_counts: bool) -> SchemaRef {
+    let mut fields = vec![Field::new("score", DataType::Float64, false)];
+    for group in &pack.groups {
+        fields.push(Field::new(&group.name, DataType::UInt32, false));
+    }
+    fields.push(Field::new(
+        "formats",
+        DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        false,
+    ));
+    if pattern_counts {
+        fields.push(Field::new(
+            "pattern_counts",
+            DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(DataType::UInt32, false)),
+                pack.patterns.len() as i32,
+            ),
+            false,
+        ));
+    }
+    let metadata = [("fastscan.pack".to_owned(), pack.meta.name.clone())].into();
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+fn format_names(pack: &Pack, bits: u64) -> impl Iterator<Item = &str> {
+    pack.formats
+        .iter()
+        .enumerate()
+        .filter(move |(f, _)| bits & (1 << f) != 0)
+        .map(|(_, format)| format.name.as_str())
+}
+
+/// Builds the record batch of a scan (pure Rust: runs with the GIL released).
+pub fn record_batch(
+    pack: &Pack,
+    schema: &SchemaRef,
+    batch: &ScanBatch,
+) -> Result<RecordBatch, ArrowError> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    columns.push(Arc::new(Float64Array::from(batch.scores.clone())));
+    for g in 0..batch.n_groups {
+        columns.push(Arc::new(UInt32Array::from(batch.group_column(g))));
+    }
+    let mut formats = ListBuilder::new(StringBuilder::new());
+    for &bits in &batch.formats {
+        for name in format_names(pack, bits) {
+            formats.values().append_value(name);
+        }
+        formats.append(true);
+    }
+    columns.push(Arc::new(formats.finish()));
+    if let Some(counts) = &batch.pattern_counts {
+        let values = Arc::new(UInt32Array::from(counts.clone()));
+        let field = Arc::new(Field::new_list_field(DataType::UInt32, false));
+        columns.push(Arc::new(FixedSizeListArray::try_new(
+            field,
+            batch.n_patterns as i32,
+            values,
+            None,
+        )?));
+    }
+    RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// One document's results as a dict with the same keys as the record batch's columns.
+pub fn row_dict<'py>(py: Python<'py>, pack: &Pack, row: &DocScan) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("score", row.score)?;
+    for (group, count) in pack.groups.iter().zip(&row.group_counts) {
+        dict.set_item(&group.name, count)?;
+    }
+    dict.set_item("formats", format_names(pack, row.formats).collect::<Vec<_>>())?;
+    if let Some(counts) = &row.pattern_counts {
+        dict.set_item("pattern_counts", counts)?;
+    }
+    Ok(dict)
+}
