@@ -25,7 +25,7 @@
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use serde_json::Value;
+use toml::Value;
 
 use crate::error::{CoreError, Result};
 
@@ -160,21 +160,22 @@ impl Pack {
     pub fn from_toml(text: &str) -> Result<Pack> {
         let table: toml::Table = toml::from_str(text)
             .map_err(|e| CoreError::pack(None, None, format!("TOML syntax: {e}")))?;
-        let value = serde_json::to_value(table)
-            .map_err(|e| CoreError::pack(None, None, format!("unsupported TOML value: {e}")))?;
-        Pack::from_value(value)
+        Pack::from_value(Value::Table(table))
     }
 
     /// Parses and validates a pack written as JSON (the same structure as the TOML form).
     pub fn from_json(text: &str) -> Result<Pack> {
-        let value: Value = serde_json::from_str(text)
+        let json: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| CoreError::pack(None, None, format!("JSON syntax: {e}")))?;
+        let value = Value::try_from(json).map_err(|e| {
+            CoreError::pack(None, None, format!("unsupported JSON value (null?): {e}"))
+        })?;
         Pack::from_value(value)
     }
 
-    /// Validates a pack given as a JSON value.
+    /// Validates a pack given as a TOML value (the parsed form of either syntax).
     pub fn from_value(value: Value) -> Result<Pack> {
-        let Value::Object(mut top) = value else {
+        let Value::Table(mut top) = value else {
             return Err(CoreError::pack(None, None, "a pack must be a table"));
         };
         if let Some(key) = top.keys().find(|k| *k != "pack" && *k != "group") {
@@ -186,7 +187,8 @@ impl Pack {
         }
         let meta = match top.remove("pack") {
             None => PackMeta::default(),
-            Some(v) => serde_json::from_value(v)
+            Some(v) => v
+                .try_into()
                 .map_err(|e| CoreError::pack(None, None, format!("[pack]: {e}")))?,
         };
         let groups = match top.remove("group") {
@@ -247,7 +249,8 @@ struct Builder {
 impl Builder {
     fn add_group(&mut self, index: usize, item: Value) -> Result<()> {
         let label = group_label(index, &item);
-        let spec: GroupSpec = serde_json::from_value(item)
+        let spec: GroupSpec = item
+            .try_into()
             .map_err(|e| CoreError::pack(Some(&label), None, e.to_string()))?;
         let name = spec.name.as_str();
         check_name(name, "group", Some(name))?;

@@ -1,0 +1,90 @@
+"""Property tests: the scanner agrees with the pure-Python oracle on random packs and texts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import oracle
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastscan
+
+# A small alphabet makes overlaps, shared prefixes and case variants likely; it includes
+# multi-byte characters (2, 3 and 4 bytes in UTF-8) and a letter whose case folding is not ASCII.
+ALPHABET = "abAB_ é☃日\U0001f600\n"
+literals = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
+texts = st.text(alphabet=ALPHABET, max_size=200)
+# Regexes whose Python `re` and Rust `regex` semantics agree (leftmost-first, same classes).
+REGEXES = ["a+", "ab|a", "[ab]{2}", "(?m)^a", "b$", "é+", "A_?b", "\\d+", "日[^日]"]
+
+
+@st.composite
+def packs(draw: st.DrawFn) -> dict[str, Any]:
+    groups = []
+    for g in range(draw(st.integers(1, 3))):
+        case_sensitive = draw(st.booleans())
+        fold = (lambda s: s) if case_sensitive else (lambda s: s.lower())
+        lits = draw(st.lists(literals, max_size=5, unique_by=lambda s: fold(s).encode()))
+        if not case_sensitive:
+            # Literal uniqueness is judged with ASCII folding only.
+            seen, unique = set(), []
+            for lit in lits:
+                key = lit.encode().lower()
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(lit)
+            lits = unique
+        regexes = draw(st.lists(st.sampled_from(REGEXES), max_size=2, unique=True))
+        group: dict[str, Any] = {
+            "name": f"g{g}",
+            "case_sensitive": case_sensitive,
+            "weight": draw(st.sampled_from([1.0, 2.5, -1.0])),
+            "min_hits": draw(st.integers(1, 3)),
+            "literals": lits,
+            "regexes": regexes,
+        }
+        fmt_lit = draw(literals)
+        if fmt_lit.encode().lower() not in {x.encode().lower() for x in lits}:
+            group["format"] = [{"name": f"f{g}", "literals": [fmt_lit], "min_hits": 2}]
+        if not lits and not regexes and "format" not in group:
+            group["literals"] = ["a"]
+        groups.append(group)
+    return {"group": groups}
+
+
+def _check(pack: dict[str, Any], text: str, row: dict[str, Any]) -> None:
+    want = oracle.scan(pack, text)
+    for group in pack["group"]:
+        assert row[group["name"]] == want[group["name"]], group["name"]
+    assert row["formats"] == want["formats"]
+    assert row["pattern_counts"] == want["pattern_counts"]
+    assert math.isclose(row["score"], want["score"], rel_tol=1e-12, abs_tol=1e-12)
+
+
+@given(packs(), st.lists(texts, max_size=8))
+def test_scan_matches_oracle(pack: dict[str, Any], batch: list[str]) -> None:
+    scanner = fastscan.Scanner(fastscan.PatternPack.from_dict(pack), threads=2, pattern_counts=True)
+    rows = scanner.scan(batch).to_pylist()
+    assert len(rows) == len(batch)
+    for text, row in zip(batch, rows):
+        _check(pack, text, row)
+
+
+@given(packs(), texts)
+def test_scan_one_bytes_and_str_agree(pack: dict[str, Any], text: str) -> None:
+    scanner = fastscan.Scanner(fastscan.PatternPack.from_dict(pack), threads=1, pattern_counts=True)
+    row = scanner.scan_one(text)
+    assert scanner.scan_one(text.encode()) == row
+    _check(pack, text, row)
+
+
+@given(st.lists(literals, min_size=1, max_size=8, unique=True), texts)
+def test_literal_counts_are_overlapping_occurrences(lits: list[str], text: str) -> None:
+    pack = {"group": [{"name": "g", "literals": lits}]}
+    scanner = fastscan.Scanner(fastscan.PatternPack.from_dict(pack), pattern_counts=True)
+    row = scanner.scan_one(text)
+    want = [oracle.count_literal(text.encode(), lit.encode(), True) for lit in lits]
+    assert row["pattern_counts"] == want
+    assert row["g"] == sum(want)
