@@ -55,11 +55,14 @@ def main() -> None:
     a = ap.parse_args()
     scanner = fastscan.Scanner(a.pack)
     groups = a.groups.split(",")
-    print(f"| file | kind | docs | flagged | share |\n|---|---|---:|---:|---:|")
+    print("| file | kind | docs | flagged | share |\n|---|---|---:|---:|---:|")
     for name in FILES:
         path = next(
-            (os.path.join(a.labeled, name + ext) for ext in (".jsonl.gz", ".jsonl")
-             if os.path.exists(os.path.join(a.labeled, name + ext))),
+            (
+                os.path.join(a.labeled, name + ext)
+                for ext in (".jsonl.gz", ".jsonl")
+                if os.path.exists(os.path.join(a.labeled, name + ext))
+            ),
             None,
         )
         if path is None:
@@ -67,7 +70,7 @@ def main() -> None:
         texts, kinds = load(path)
         flags = flagged(scanner.scan(texts), groups, a.min_score)
         per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for kind, flag in zip(kinds, flags):
+        for kind, flag in zip(kinds, flags, strict=False):
             per[kind][0] += 1
             per[kind][1] += flag
         for kind, (n, k) in sorted(per.items(), key=lambda kv: -kv[1][0]):
@@ -76,7 +79,7 @@ def main() -> None:
         print(f"| **{name}** | **all** | **{n}** | **{k}** | **{k / n:.1%}** |")
         if name != "positives" and a.show:
             shown = 0
-            for text, flag in zip(texts, flags):
+            for text, flag in zip(texts, flags, strict=False):
                 if flag and shown < a.show:
                     shown += 1
                     row = scanner.scan_one(text)

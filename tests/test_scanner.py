@@ -15,7 +15,8 @@ DOCS = [
     "curl -X POST https://api.example.com/v1/items -H 'Content-Type: application/json'",
     "Plain prose about the weather, nothing else.",
     "",
-    "def f(x):\n    \"\"\"Add one.\n\n    Args:\n        x (int): a number.\n    \"\"\"\n    return x + 1",
+    'def f(x):\n    """Add one.\n\n    Args:\n        x (int): a number.\n    """\n'
+    "    return x + 1",
     "日本語のテキスト ☃",
 ]
 
@@ -42,7 +43,8 @@ def test_schema(scanner: fastscan.Scanner) -> None:
 
 
 def test_rows_are_sensible(expected: list[dict[str, Any]]) -> None:
-    assert expected[0]["formats"] == ["hermes", "xlam"] and expected[0]["tool_call"] >= 3
+    assert expected[0]["formats"] == ["hermes", "xlam"]
+    assert expected[0]["tool_call"] >= 3
     assert expected[1]["http"] >= 3
     assert expected[2]["score"] == 0.0
     assert expected[3]["score"] == 0.0
@@ -53,14 +55,23 @@ def test_rows_are_sensible(expected: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    [pa.string(), pa.large_string(), pa.string_view(), pa.binary(), pa.large_binary(),
-     pa.binary_view()],
+    [
+        pa.string(),
+        pa.large_string(),
+        pa.string_view(),
+        pa.binary(),
+        pa.large_binary(),
+        pa.binary_view(),
+    ],
 )
 def test_arrow_inputs(
     scanner: fastscan.Scanner, expected: list[dict[str, Any]], kind: pa.DataType
 ) -> None:
-    values: list[Any] = DOCS if pa.types.is_string(kind) or kind in (
-        pa.large_string(), pa.string_view()) else [d.encode() for d in DOCS]
+    values: list[Any] = (
+        DOCS
+        if pa.types.is_string(kind) or kind in (pa.large_string(), pa.string_view())
+        else [d.encode() for d in DOCS]
+    )
     array = pa.array(values, type=kind)
     assert scanner.scan(array).to_pylist() == expected
 
@@ -70,7 +81,8 @@ def test_sliced_array_and_nulls(scanner: fastscan.Scanner, expected: list[dict[s
     assert scanner.scan(array.slice(2, 3)).to_pylist() == expected[2:5]
     with_nulls = pa.array([DOCS[0], None, DOCS[1]])
     rows = scanner.scan(with_nulls).to_pylist()
-    assert rows[0] == expected[0] and rows[2] == expected[1]
+    assert rows[0] == expected[0]
+    assert rows[2] == expected[1]
     assert rows[1] == scanner.scan_one("")
 
 
@@ -78,7 +90,8 @@ def test_chunked_array(scanner: fastscan.Scanner, expected: list[dict[str, Any]]
     chunked = pa.chunked_array([DOCS[:2], DOCS[2:], []], type=pa.large_string())
     assert scanner.scan(chunked).to_pylist() == expected
     empty = scanner.scan(pa.chunked_array([], type=pa.string()))
-    assert empty.num_rows == 0 and empty.schema == scanner.scan(DOCS).schema
+    assert empty.num_rows == 0
+    assert empty.schema == scanner.scan(DOCS).schema
 
 
 def test_lists_of_mixed_and_generators(
@@ -118,11 +131,12 @@ def test_pattern_counts_column() -> None:
     n = len(scanner.pack.patterns)
     kind = batch.schema.field("pattern_counts").type
     assert pa.types.is_fixed_size_list(kind)
-    assert kind.list_size == n and kind.value_type == pa.uint32()
+    assert kind.list_size == n
+    assert kind.value_type == pa.uint32()
     rows = batch.to_pylist()
     for row in rows:
         per_group: dict[str, int] = dict.fromkeys(scanner.group_names, 0)
-        for pattern, count in zip(scanner.pack.patterns, row["pattern_counts"]):
+        for pattern, count in zip(scanner.pack.patterns, row["pattern_counts"], strict=False):
             per_group[pattern.group] += count
         assert per_group == {g: row[g] for g in scanner.group_names}
 
@@ -137,9 +151,14 @@ def test_pickle_round_trip(scanner: fastscan.Scanner, expected: list[dict[str, A
         pattern_counts=True,
     )
     clone2 = pickle.loads(pickle.dumps(custom))
-    assert clone2.scan_one("xx") == {"score": custom.scan_one("xx")["score"], "g": 2,
-                                     "formats": [], "pattern_counts": [2]}
+    assert clone2.scan_one("xx") == {
+        "score": custom.scan_one("xx")["score"],
+        "g": 2,
+        "formats": [],
+        "pattern_counts": [2],
+    }
 
 
 def test_repr(scanner: fastscan.Scanner) -> None:
-    assert "tool-use" in repr(scanner) and "threads=2" in repr(scanner)
+    assert "tool-use" in repr(scanner)
+    assert "threads=2" in repr(scanner)

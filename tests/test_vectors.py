@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, load_vectors, vector_files
 
 import fastscan
+from conftest import REPO, load_vectors, vector_files
 
 
 def _cases(kind: str) -> list[Any]:

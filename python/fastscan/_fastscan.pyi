@@ -1,8 +1,9 @@
 """Type stubs for the Rust extension `fastscan._fastscan` (use the `fastscan` package API)."""
 
-from typing import Any, Literal
+from typing import Any, Literal, final
 
 import pyarrow as pa
+from typing_extensions import Self
 
 __version__: str
 
@@ -19,17 +20,18 @@ def parse_pack(source: str, syntax: Literal["toml", "json"] = "toml") -> dict[st
 def resolve_threads(threads: int | None = None) -> tuple[int, str]:
     """Resolves a thread count: `(threads, source)`."""
 
+@final
 class Scanner:
     """A compiled pattern pack."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         source: str,
         *,
         syntax: Literal["toml", "json"] = "toml",
         threads: int | None = None,
         pattern_counts: bool = False,
-    ) -> None: ...
+    ) -> Self: ...
     def scan_list(self, texts: list[str | bytes]) -> pa.RecordBatch:
         """Scans a list of str/bytes."""
     def scan_arrow(self, array: Any) -> pa.RecordBatch:

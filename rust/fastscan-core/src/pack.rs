@@ -35,6 +35,8 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 21;
 pub const REGEX_SET_SIZE_LIMIT: usize = 1 << 25;
 /// The most formats a pack may declare (a document's formats are a 64-bit set).
 pub const MAX_FORMATS: usize = 64;
+/// The most patterns a pack may hold.
+pub const MAX_PATTERNS: usize = 1 << 20;
 /// Names that would collide with the scan result's own columns.
 pub const RESERVED_NAMES: &[&str] = &["score", "formats", "pattern_counts"];
 
@@ -203,7 +205,11 @@ impl Pack {
             }
         };
         if groups.is_empty() {
-            return Err(CoreError::pack(None, None, "a pack needs at least one [[group]]"));
+            return Err(CoreError::pack(
+                None,
+                None,
+                "a pack needs at least one [[group]]",
+            ));
         }
         let mut builder = Builder {
             pack: Pack {
@@ -217,6 +223,13 @@ impl Pack {
         };
         for (index, item) in groups.into_iter().enumerate() {
             builder.add_group(index, item)?;
+        }
+        if builder.pack.patterns.len() > MAX_PATTERNS {
+            return Err(CoreError::pack(
+                None,
+                None,
+                format!("a pack may hold at most {MAX_PATTERNS} patterns"),
+            ));
         }
         Ok(builder.pack)
     }
@@ -258,10 +271,18 @@ impl Builder {
             return Err(CoreError::pack(Some(name), None, "duplicate group name"));
         }
         if !spec.weight.is_finite() {
-            return Err(CoreError::pack(Some(name), None, "weight must be a finite number"));
+            return Err(CoreError::pack(
+                Some(name),
+                None,
+                "weight must be a finite number",
+            ));
         }
         if spec.min_hits == 0 {
-            return Err(CoreError::pack(Some(name), None, "min_hits must be at least 1"));
+            return Err(CoreError::pack(
+                Some(name),
+                None,
+                "min_hits must be at least 1",
+            ));
         }
         let group = self.pack.groups.len();
         let mut seen_literals = HashSet::new();
@@ -282,7 +303,11 @@ impl Builder {
                 return Err(CoreError::pack(Some(&label), None, "duplicate format name"));
             }
             if format.min_hits == 0 {
-                return Err(CoreError::pack(Some(&label), None, "min_hits must be at least 1"));
+                return Err(CoreError::pack(
+                    Some(&label),
+                    None,
+                    "min_hits must be at least 1",
+                ));
             }
             if format.literals.is_empty() && format.regexes.is_empty() {
                 return Err(CoreError::pack(

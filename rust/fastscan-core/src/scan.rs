@@ -126,9 +126,10 @@ impl ScanBatch {
             score: self.scores[i],
             group_counts: self.group_counts[i * self.n_groups..(i + 1) * self.n_groups].to_vec(),
             formats: self.formats[i],
-            pattern_counts: self.pattern_counts.as_ref().map(|p| {
-                p[i * self.n_patterns..(i + 1) * self.n_patterns].to_vec()
-            }),
+            pattern_counts: self
+                .pattern_counts
+                .as_ref()
+                .map(|p| p[i * self.n_patterns..(i + 1) * self.n_patterns].to_vec()),
         }
     }
 }

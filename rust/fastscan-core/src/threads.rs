@@ -140,7 +140,10 @@ mod tests {
     #[test]
     fn explicit_wins() {
         let env = env_of(&[("FASTSCAN_THREADS", "3"), ("OMP_NUM_THREADS", "5")]);
-        assert_eq!(resolve_threads(Some(2), &env).unwrap(), (2, ThreadSource::Argument));
+        assert_eq!(
+            resolve_threads(Some(2), &env).unwrap(),
+            (2, ThreadSource::Argument)
+        );
     }
 
     #[test]
@@ -155,13 +158,19 @@ mod tests {
     #[test]
     fn omp_first_entry() {
         let env = env_of(&[("OMP_NUM_THREADS", "4,2")]);
-        assert_eq!(resolve_threads(None, &env).unwrap(), (4, ThreadSource::OmpNumThreads));
+        assert_eq!(
+            resolve_threads(None, &env).unwrap(),
+            (4, ThreadSource::OmpNumThreads)
+        );
     }
 
     #[test]
     fn bad_omp_is_ignored_bad_fastscan_is_an_error() {
         let env = env_of(&[("OMP_NUM_THREADS", "lots")]);
-        assert_eq!(resolve_threads(None, &env).unwrap().1, ThreadSource::Affinity);
+        assert_eq!(
+            resolve_threads(None, &env).unwrap().1,
+            ThreadSource::Affinity
+        );
         let env = env_of(&[("FASTSCAN_THREADS", "0")]);
         assert!(resolve_threads(None, &env).is_err());
         assert!(resolve_threads(Some(0), env_of(&[])).is_err());

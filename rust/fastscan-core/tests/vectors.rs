@@ -61,7 +61,10 @@ fn load_pack(file: &VectorFile) -> Pack {
         let text = std::fs::read_to_string(&path).expect("built-in pack exists");
         return Pack::from_toml(&text).expect("built-in pack compiles");
     }
-    let value = file.pack.clone().expect("a vector file has `pack` or `builtin`");
+    let value = file
+        .pack
+        .clone()
+        .expect("a vector file has `pack` or `builtin`");
     Pack::from_value(value).expect("vector pack compiles")
 }
 
@@ -85,7 +88,10 @@ fn check_case(scanner: &Scanner, case: &Case) -> Vec<String> {
         }
         if let Some(min) = case.min_groups.as_ref().and_then(|m| m.get(&group.name)) {
             if got < *min {
-                problems.push(format!("group {}: got {got}, want at least {min}", group.name));
+                problems.push(format!(
+                    "group {}: got {got}, want at least {min}",
+                    group.name
+                ));
             }
         }
     }
@@ -118,13 +124,16 @@ fn check_case(scanner: &Scanner, case: &Case) -> Vec<String> {
 #[test]
 fn shared_vectors() {
     let files = vector_files();
-    assert!(files.len() >= 5, "expected the shared vectors, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the shared vectors, found {files:?}"
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for path in &files {
         let text = std::fs::read_to_string(path).expect("readable vector file");
-        let file: VectorFile = toml::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file: VectorFile =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for err in &file.error {
             checked += 1;
             match Pack::from_toml(&err.toml) {

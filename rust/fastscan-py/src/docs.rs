@@ -1,5 +1,5 @@
 //! Inputs to a batch scan: a Python list of `str`/`bytes`, or an Arrow array imported through
-//! the PyCapsule interface. Both are read in place; nothing is copied into Rust strings.
+//! the `PyCapsule` interface. Both are read in place; nothing is copied into Rust strings.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{ByteArrayType, ByteViewType};
@@ -78,10 +78,7 @@ where
 }
 
 /// Runs `f` over an Arrow array of strings or binaries, whichever of the six layouts it has.
-pub fn with_arrow_docs<R>(
-    array: &ArrayRef,
-    f: impl FnOnce(&dyn Documents) -> R,
-) -> PyResult<R> {
+pub fn with_arrow_docs<R>(array: &ArrayRef, f: impl FnOnce(&dyn Documents) -> R) -> PyResult<R> {
     Ok(match array.data_type() {
         DataType::Utf8 => f(&ByteDocs(array.as_string::<i32>())),
         DataType::LargeUtf8 => f(&ByteDocs(array.as_string::<i64>())),

@@ -157,10 +157,13 @@ impl PyScanner {
     }
 
     /// Scans one `str` or `bytes` on the calling thread; returns a dict.
-    fn scan_one<'py>(&self, py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let text = Text::extract(text, 0).map_err(|_| {
-            PyTypeError::new_err("scan_one takes a str or bytes")
-        })?;
+    fn scan_one<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let text = Text::extract(text, 0)
+            .map_err(|_| PyTypeError::new_err("scan_one takes a str or bytes"))?;
         let row = py.detach(|| self.inner.scan_one(text.as_ref()));
         output::row_dict(py, self.inner.pack(), &row)
     }
@@ -179,7 +182,8 @@ impl PyScanner {
     }
 }
 
-type BatchResult = fastscan_core::Result<Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>;
+type BatchResult =
+    fastscan_core::Result<Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>;
 
 fn finish(py: Python<'_>, batch: BatchResult) -> PyResult<Bound<'_, PyAny>> {
     let batch = batch

@@ -26,13 +26,19 @@ pub fn schema(pack: &Pack, pattern_counts: bool) -> SchemaRef {
             "pattern_counts",
             DataType::FixedSizeList(
                 Arc::new(Field::new_list_field(DataType::UInt32, false)),
-                pack.patterns.len() as i32,
+                list_size(pack.patterns.len()),
             ),
             false,
         ));
     }
     let metadata = [("fastscan.pack".to_owned(), pack.meta.name.clone())].into();
     Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+/// Arrow's fixed-size-list length. The core caps a pack at `MAX_PATTERNS` (far below
+/// `i32::MAX`), so the saturation never happens.
+fn list_size(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 fn format_names(pack: &Pack, bits: u64) -> impl Iterator<Item = &str> {
@@ -67,7 +73,7 @@ pub fn record_batch(
         let field = Arc::new(Field::new_list_field(DataType::UInt32, false));
         columns.push(Arc::new(FixedSizeListArray::try_new(
             field,
-            batch.n_patterns as i32,
+            list_size(batch.n_patterns),
             values,
             None,
         )?));
@@ -82,7 +88,10 @@ pub fn row_dict<'py>(py: Python<'py>, pack: &Pack, row: &DocScan) -> PyResult<Bo
     for (group, count) in pack.groups.iter().zip(&row.group_counts) {
         dict.set_item(&group.name, count)?;
     }
-    dict.set_item("formats", format_names(pack, row.formats).collect::<Vec<_>>())?;
+    dict.set_item(
+        "formats",
+        format_names(pack, row.formats).collect::<Vec<_>>(),
+    )?;
     if let Some(counts) = &row.pattern_counts {
         dict.set_item("pattern_counts", counts)?;
     }

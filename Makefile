@@ -1,0 +1,66 @@
+# fastscan developer commands. `make demo` and `make test` work on a fresh machine with
+# Python 3.10+, a Rust toolchain and access to PyPI / crates.io.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.deps-installed
+export VIRTUAL_ENV := $(abspath $(VENV))
+export FASTSCAN_HYPOTHESIS_PROFILE ?= ci
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test build rust-test py-test lint stubtest bench quality wheel lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements/dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	touch $@
+
+build: $(STAMP) ## build the Rust extension (release) into .venv
+	$(BIN)/maturin develop --release --quiet 2>&1 | grep -v '^📦\|^✏️\|^🛠\|^🔗\|^🐍' || true
+	@$(BIN)/python -c "import fastscan; print('fastscan', fastscan.__version__, 'built')"
+
+demo: build ## scan the bundled samples and print the scores
+	$(BIN)/fastscan scan examples/samples.jsonl
+
+test: build rust-test py-test lint ## cargo test, pytest and every lint
+
+rust-test:
+	cargo test --package fastscan-core
+
+py-test:
+	$(BIN)/pytest
+
+lint: $(STAMP) ## rustfmt, clippy (pedantic, -D warnings), ruff, mypy, stubtest
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest fastscan._fastscan --mypy-config-file pyproject.toml --allowlist stubtest-allowlist.txt
+
+bench: build ## throughput table (CORPUS=../shared/data/labeled MB=200)
+	$(BIN)/python benches/throughput.py $(or $(CORPUS),../shared/data/labeled) --mb $(or $(MB),200)
+
+quality: build ## recall / flag rates of the tool-use pack per kind (CORPUS=...)
+	$(BIN)/python benches/pack_quality.py $(or $(CORPUS),../shared/data/labeled)
+
+wheel: $(STAMP) ## build an abi3 wheel into dist/ (fat LTO)
+	$(BIN)/maturin build --profile dist --out dist
+
+lock: $(BIN)/python ## re-pin requirements/dev.lock from pyproject's extras
+	$(BIN)/python -m pip install --quiet --upgrade "maturin>=1.8,<2" pyarrow \
+	  "hypothesis>=6.100" "pytest>=8" "pytest-timeout>=2.3" "pytest-benchmark>=4" \
+	  "ahocorasick-rs>=0.22" "ruff>=0.6" "mypy>=1.10"
+	{ echo "# Pinned environment for 'make demo' / 'make test'. Regenerate with 'make lock'."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fastscan'; } > requirements/dev.lock
+
+clean: ## remove build outputs and the virtual environment
+	cargo clean
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

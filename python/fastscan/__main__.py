@@ -1,0 +1,7 @@
+"""`python -m fastscan` runs the `fastscan` command."""
+
+import sys
+
+from fastscan.cli import main
+
+sys.exit(main())
