@@ -64,6 +64,57 @@ impl<T: AsRef<[u8]> + Sync> Documents for [T] {
     }
 }
 
+/// Documents per parallel task: small enough to balance uneven document sizes, large enough
+/// that task overhead stays invisible.
+const ROWS_PER_TASK: usize = 64;
+
+/// Mutable views of a batch's output rows, split into tasks for the pool.
+struct Rows<'a> {
+    scores: &'a mut [f64],
+    formats: &'a mut [u64],
+    groups: &'a mut [u32],
+    patterns: Option<&'a mut [u32]>,
+}
+
+impl<'a> Rows<'a> {
+    /// Splits into chunks of `size` rows, each with the index of its first row.
+    fn split(self, size: usize, n_groups: usize, n_patterns: usize) -> Vec<(usize, Rows<'a>)> {
+        let mut out = Vec::new();
+        let mut rest = self;
+        let mut first = 0;
+        while !rest.scores.is_empty() {
+            let n = size.min(rest.scores.len());
+            let (scores, scores_rest) = rest.scores.split_at_mut(n);
+            let (formats, formats_rest) = rest.formats.split_at_mut(n);
+            let (groups, groups_rest) = rest.groups.split_at_mut(n * n_groups);
+            let (patterns, patterns_rest) = match rest.patterns {
+                Some(p) => {
+                    let (a, b) = p.split_at_mut(n * n_patterns);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            out.push((
+                first,
+                Rows {
+                    scores,
+                    formats,
+                    groups,
+                    patterns,
+                },
+            ));
+            rest = Rows {
+                scores: scores_rest,
+                formats: formats_rest,
+                groups: groups_rest,
+                patterns: patterns_rest,
+            };
+            first += n;
+        }
+        out
+    }
+}
+
 /// The pattern a hit counts towards: its group, format and id.
 #[derive(Debug, Clone, Copy)]
 struct Target {
@@ -244,27 +295,21 @@ impl Scanner {
             .options
             .pattern_counts
             .then(|| vec![0u32; n_docs * n_patterns]);
-        self.pool.install(|| {
-            let rows = scores
-                .par_iter_mut()
-                .zip(formats.par_iter_mut())
-                .zip(group_counts.par_chunks_mut(n_groups))
-                .enumerate();
-            match pattern_counts.as_mut() {
-                // A pack always has at least one pattern, so the chunk size is not zero.
-                Some(per_pattern) => rows
-                    .zip(per_pattern.par_chunks_mut(n_patterns))
-                    .with_min_len(8)
-                    .for_each(|((i, ((score, formats), groups)), patterns)| {
-                        (*score, *formats) = self.scan_into(docs.doc(i), groups, Some(patterns));
-                    }),
-                None => rows
-                    .with_min_len(8)
-                    .for_each(|(i, ((score, formats), groups))| {
-                        (*score, *formats) = self.scan_into(docs.doc(i), groups, None);
-                    }),
-            }
-        })?;
+        let rows = Rows {
+            scores: &mut scores,
+            formats: &mut formats,
+            groups: &mut group_counts,
+            patterns: pattern_counts.as_deref_mut(),
+        };
+        if self.pool.threads() == 1 {
+            self.scan_rows(docs, 0, rows);
+        } else {
+            self.pool.install(|| {
+                rows.split(ROWS_PER_TASK, n_groups, n_patterns)
+                    .into_par_iter()
+                    .for_each(|(first, chunk)| self.scan_rows(docs, first, chunk));
+            })?;
+        }
         Ok(ScanBatch {
             n_docs,
             n_groups,
@@ -274,6 +319,25 @@ impl Scanner {
             formats,
             pattern_counts,
         })
+    }
+
+    /// Scans documents `first..first + rows.len()` into `rows`, on the calling thread.
+    fn scan_rows<D: Documents + ?Sized>(&self, docs: &D, first: usize, rows: Rows<'_>) {
+        let n_groups = self.pack.groups.len();
+        let n_patterns = self.pack.patterns.len();
+        let mut patterns = rows.patterns;
+        for (i, (score, formats)) in rows
+            .scores
+            .iter_mut()
+            .zip(rows.formats.iter_mut())
+            .enumerate()
+        {
+            let groups = &mut rows.groups[i * n_groups..(i + 1) * n_groups];
+            let per_pattern = patterns
+                .as_deref_mut()
+                .map(|p| &mut p[i * n_patterns..(i + 1) * n_patterns]);
+            (*score, *formats) = self.scan_into(docs.doc(first + i), groups, per_pattern);
+        }
     }
 
     /// Counts into `groups` (and `patterns`), returns the score and the detected formats.

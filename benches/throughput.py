@@ -1,0 +1,113 @@
+"""Throughput of `Scanner.scan` beside Python `re` and `ahocorasick_rs`, in one run.
+
+    python benches/throughput.py CORPUS [--mb 200] [--threads 1,2] [--pack tool-use]
+
+CORPUS is a labeled directory (e.g. ../shared/data/labeled) or a JSONL(.gz) file. Its texts are
+repeated to --mb megabytes and held as one Arrow large_string array (raw UTF-8 bytes, the layout
+a Parquet reader hands over). Each fastscan row is the best of --repeat runs; the baselines run
+once over a slice of the same texts (they are far slower) and are scaled to MB/s. Prints a
+Markdown table: MB/s, MB/s per core, and each row's speed relative to fastscan on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import fastscan
+from corpus import as_arrow, nbytes, read_texts, repeat_to
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def re_baseline(pack: fastscan.PatternPack, texts: list[str]) -> None:
+    """Python `re`, one compiled pattern per pack pattern, one pass each over every text."""
+    compiled = []
+    for p in pack.patterns:
+        source = re.escape(p.text) if p.kind == "literal" else p.text
+        compiled.append(re.compile(source, 0 if p.case_sensitive else re.IGNORECASE))
+    for text in texts:
+        for rx in compiled:
+            sum(1 for _ in rx.finditer(text))
+
+
+def ahocorasick_baseline(pack: fastscan.PatternPack, texts: list[str]) -> Callable[[], None]:
+    """ahocorasick_rs over the same literals (overlapping matches), one call per text."""
+    import ahocorasick_rs
+
+    lits = sorted({p.text for p in pack.patterns if p.kind == "literal"})
+    ac = ahocorasick_rs.AhoCorasick(lits)
+
+    def run() -> None:
+        for text in texts:
+            ac.find_matches_as_indexes(text, overlapping=True)
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--mb", type=float, default=200.0)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--pack", default="tool-use")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--re-mb", type=float, default=2.0, help="slice for the `re` baseline")
+    ap.add_argument("--ac-mb", type=float, default=50.0, help="slice for ahocorasick_rs")
+    a = ap.parse_args()
+
+    texts = repeat_to(read_texts(a.corpus), a.mb)
+    size = nbytes(texts)
+    array = as_arrow(texts)
+    pack = fastscan.PatternPack.load(a.pack)
+    n_lit = sum(p.kind == "literal" for p in pack.patterns)
+    print(
+        f"corpus: {a.corpus}: {len(texts)} documents, {size / 1e6:.1f} MB; pack {pack.name}: "
+        f"{n_lit} literals, {len(pack.patterns) - n_lit} regexes; "
+        f"{platform.processor() or platform.machine()}, fastscan {fastscan.__version__}\n"
+    )
+    rows: list[tuple[str, float, float, int]] = []  # name, MB, seconds, cores
+    for threads in (int(t) for t in a.threads.split(",")):
+        scanner = fastscan.Scanner(pack, threads=threads)
+        seconds = best_of(a.repeat, lambda s=scanner: s.scan(array))  # type: ignore[misc]
+        rows.append((f"fastscan Scanner.scan, Arrow, {threads} thread(s)", size, seconds, threads))
+    scanner = fastscan.Scanner(pack, threads=1)
+    seconds = best_of(1, lambda: scanner.scan(texts))
+    rows.append(("fastscan Scanner.scan, list[str], 1 thread", size, seconds, 1))
+
+    ac_texts = repeat_to(texts, min(a.ac_mb, a.mb))
+    seconds = best_of(1, ahocorasick_baseline(pack, ac_texts))
+    rows.append((f"ahocorasick_rs, {n_lit} literals, overlapping", nbytes(ac_texts), seconds, 1))
+    re_texts = repeat_to(texts, min(a.re_mb, a.mb))
+    seconds = best_of(1, lambda: re_baseline(pack, re_texts))
+    rows.append(
+        (f"Python re, one pass per pattern ({len(pack.patterns)})", nbytes(re_texts), seconds, 1)
+    )
+
+    base = rows[0][1] / rows[0][2]
+    print("| method | MB | s | MB/s | MB/s per core | vs fastscan 1 thread |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, mb, seconds, cores in rows:
+        rate = mb / seconds / 1e6
+        print(
+            f"| {name} | {mb / 1e6:.1f} | {seconds:.3f} | {rate:,.0f} | {rate / cores:,.0f} "
+            f"| {rate * 1e6 / base:.3g}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
