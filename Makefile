@@ -23,7 +23,7 @@ $(STAMP): requirements/dev.lock | $(BIN)/python
 	touch $@
 
 build: $(STAMP) ## build the Rust extension (release) into .venv
-	$(BIN)/maturin develop --release --quiet 2>&1 | grep -v '^📦\|^✏️\|^🛠\|^🔗\|^🐍' || true
+	$(BIN)/maturin develop --release --quiet
 	@$(BIN)/python -c "import fastscan; print('fastscan', fastscan.__version__, 'built')"
 
 demo: build ## scan the bundled samples and print the scores
@@ -36,6 +36,7 @@ rust-test:
 
 py-test:
 	$(BIN)/pytest
+	$(BIN)/pytest benches --benchmark-disable -q
 
 lint: $(STAMP) ## rustfmt, clippy (pedantic, -D warnings), ruff, mypy, stubtest
 	cargo fmt --all --check
@@ -43,6 +44,7 @@ lint: $(STAMP) ## rustfmt, clippy (pedantic, -D warnings), ruff, mypy, stubtest
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
+	$(BIN)/mypy benches
 	$(BIN)/python -m mypy.stubtest fastscan._fastscan --mypy-config-file pyproject.toml --allowlist stubtest-allowlist.txt
 
 bench: build ## throughput table (CORPUS=../shared/data/labeled MB=200)
