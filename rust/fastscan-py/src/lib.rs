@@ -136,7 +136,7 @@ impl PyScanner {
         let batch = py.detach(|| {
             scanner
                 .scan_batch(items.as_slice())
-                .map(|b| output::record_batch(scanner.pack(), schema, &b))
+                .map(|b| output::record_batch(scanner.pack(), schema, b))
         });
         finish(py, batch)
     }
@@ -150,7 +150,7 @@ impl PyScanner {
             with_arrow_docs(&array, |docs| {
                 scanner
                     .scan_batch(docs)
-                    .map(|b| output::record_batch(scanner.pack(), schema, &b))
+                    .map(|b| output::record_batch(scanner.pack(), schema, b))
             })
         })?;
         finish(py, batch)

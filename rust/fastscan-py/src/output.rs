@@ -49,17 +49,18 @@ fn format_names(pack: &Pack, bits: u64) -> impl Iterator<Item = &str> {
         .map(|(_, format)| format.name.as_str())
 }
 
-/// Builds the record batch of a scan (pure Rust: runs with the GIL released).
+/// Builds the record batch of a scan, moving its buffers (pure Rust: runs without the GIL).
 pub fn record_batch(
     pack: &Pack,
     schema: &SchemaRef,
-    batch: &ScanBatch,
+    batch: ScanBatch,
 ) -> Result<RecordBatch, ArrowError> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    columns.push(Arc::new(Float64Array::from(batch.scores.clone())));
-    for g in 0..batch.n_groups {
-        columns.push(Arc::new(UInt32Array::from(batch.group_column(g))));
-    }
+    let group_columns: Vec<ArrayRef> = (0..batch.n_groups)
+        .map(|g| Arc::new(UInt32Array::from(batch.group_column(g))) as ArrayRef)
+        .collect();
+    columns.push(Arc::new(Float64Array::from(batch.scores)));
+    columns.extend(group_columns);
     let mut formats = ListBuilder::new(StringBuilder::new());
     for &bits in &batch.formats {
         for name in format_names(pack, bits) {
@@ -68,8 +69,8 @@ pub fn record_batch(
         formats.append(true);
     }
     columns.push(Arc::new(formats.finish()));
-    if let Some(counts) = &batch.pattern_counts {
-        let values = Arc::new(UInt32Array::from(counts.clone()));
+    if let Some(counts) = batch.pattern_counts {
+        let values = Arc::new(UInt32Array::from(counts));
         let field = Arc::new(Field::new_list_field(DataType::UInt32, false));
         columns.push(Arc::new(FixedSizeListArray::try_new(
             field,
