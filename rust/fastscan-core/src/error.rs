@@ -39,6 +39,13 @@ pub enum CoreError {
     /// A thread pool that could not be started.
     #[error("could not start the thread pool: {0}")]
     ThreadPool(String),
+    /// Reading or writing a file failed; `context` says which file and what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CoreError {
@@ -53,6 +60,17 @@ impl CoreError {
             pattern: pattern.map(str::to_owned),
             reason: reason.into(),
         }))
+    }
+}
+
+impl CoreError {
+    /// An I/O error with the file and the action that failed.
+    #[cold]
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        CoreError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -13,6 +13,9 @@
 //! * A [`Scanner`] compiles a pack once: all literals into one Aho-Corasick DFA, all regexes
 //!   into one `RegexSet`. It works on bytes, never on decoded strings, and is shared by
 //!   reference across threads. [`scan`] documents the exact match semantics and the score.
+//! * [`shard`] holds the per-shard pipeline: decoders and encoders, JSONL blocks, the text
+//!   field of a record, the keep rule, the kept / rejects / LMFlow writers.
+//!   [`tokenizer`] decodes GPT-2-style token ids (ClimbLab's Parquet) back to text.
 //! * Batch scans run on the scanner's own rayon pool, sized as [`threads`] describes, and read
 //!   documents through the [`Documents`] trait, so Arrow buffers are scanned in place.
 //!
@@ -34,9 +37,13 @@
 pub mod error;
 pub mod pack;
 pub mod scan;
+pub mod shard;
 pub mod threads;
+pub mod tokenizer;
 
 pub use error::{CoreError, PackProblem, Result};
 pub use pack::{Format, Group, Pack, PackMeta, Pattern, PatternKind};
 pub use scan::{DocScan, Documents, ScanBatch, ScanOptions, Scanner};
+pub use shard::judge::{judge, Decision, Judged, KeepRule, RejectReason};
 pub use threads::{resolve_threads, resolve_threads_from_env, Pool, ThreadSource};
+pub use tokenizer::BpeDecoder;

@@ -265,6 +265,12 @@ impl Scanner {
         (self.pool.threads(), self.thread_source)
     }
 
+    /// Runs `op` on the scanner's pool (inline when it has one thread: then `op` must not use
+    /// rayon's parallel iterators, which would run on the global pool).
+    pub fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> Result<R> {
+        self.pool.install(op)
+    }
+
     /// Scans one document on the calling thread.
     #[must_use]
     pub fn scan_one(&self, doc: &[u8]) -> DocScan {
