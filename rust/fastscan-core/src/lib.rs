@@ -14,8 +14,8 @@
 //!   into one `RegexSet`. It works on bytes, never on decoded strings, and is shared by
 //!   reference across threads. [`scan`] documents the exact match semantics and the score.
 //! * [`shard`] holds the per-shard pipeline: decoders and encoders, JSONL blocks, the text
-//!   field of a record, the keep rule, the kept / rejects / LMFlow writers.
-//!   [`tokenizer`] decodes GPT-2-style token ids (ClimbLab's Parquet) back to text.
+//!   field of a record, the keep rule, the kept / rejects / `LMFlow` writers.
+//!   [`tokenizer`] decodes GPT-2-style token ids (`ClimbLab`'s Parquet) back to text.
 //! * Batch scans run on the scanner's own rayon pool, sized as [`threads`] describes, and read
 //!   documents through the [`Documents`] trait, so Arrow buffers are scanned in place.
 //!

@@ -1,7 +1,7 @@
 //! Maps [`CoreError`] to Python exceptions: one place, one mapping.
 
 use fastscan_core::CoreError;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 pyo3::create_exception!(
@@ -31,5 +31,6 @@ pub fn to_pyerr(py: Python<'_>, err: CoreError) -> PyErr {
         }
         CoreError::Config(message) => PyValueError::new_err(message),
         CoreError::ThreadPool(_) => PyRuntimeError::new_err(err.to_string()),
+        CoreError::Io { .. } => PyOSError::new_err(err.to_string()),
     }
 }

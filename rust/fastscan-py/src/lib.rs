@@ -6,11 +6,14 @@
 mod docs;
 mod errors;
 mod output;
+mod shard;
+mod tokenizer;
 
 use std::sync::Arc;
 
+use arrow_array::Array;
 use arrow_schema::SchemaRef;
-use fastscan_core::{Pack, ScanOptions, Scanner};
+use fastscan_core::{judge, KeepRule, Pack, RejectReason, ScanOptions, Scanner};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -89,9 +92,11 @@ fn resolve_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<(usize, &
 
 /// A compiled pattern pack (the Rust handle behind `fastscan.Scanner`).
 #[pyclass(module = "fastscan._fastscan", name = "Scanner", frozen)]
+#[allow(clippy::struct_field_names)]
 struct PyScanner {
     inner: Arc<Scanner>,
     schema: SchemaRef,
+    scores_schema: SchemaRef,
 }
 
 #[pymethods]
@@ -107,6 +112,7 @@ impl PyScanner {
     ) -> PyResult<Self> {
         let pack = parse(py, source, syntax)?;
         let schema = output::schema(&pack, pattern_counts);
+        let scores_schema = output::scores_schema(&pack, pattern_counts);
         let options = ScanOptions {
             threads,
             pattern_counts,
@@ -117,6 +123,7 @@ impl PyScanner {
         Ok(PyScanner {
             inner: Arc::new(scanner),
             schema,
+            scores_schema,
         })
     }
 
@@ -151,6 +158,49 @@ impl PyScanner {
                 scanner
                     .scan_batch(docs)
                     .map(|b| output::record_batch(scanner.pack(), schema, b))
+            })
+        })?;
+        finish(py, batch)
+    }
+
+    /// Judges an Arrow string/binary array (a Parquet shard's batch): returns the scores batch
+    /// for rows `first_row..`, with null cells rejected as `null_text`, and the rows in
+    /// `invalid_tokens` as `invalid_tokens`.
+    #[pyo3(signature = (array, *, first_row = 0, min_score = 0.0, require = Vec::new(), invalid_tokens = Vec::new()))]
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts owned arguments.
+    fn judge_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        array: PyArray,
+        first_row: u64,
+        min_score: f64,
+        require: Vec<String>,
+        invalid_tokens: Vec<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (array, _field) = array.into_inner();
+        let scanner = &self.inner;
+        let rule =
+            KeepRule::new(scanner.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
+        let n = array.len();
+        let mut rejected: Vec<Option<RejectReason>> = (0..n)
+            .map(|i| array.is_null(i).then_some(RejectReason::NullText))
+            .collect();
+        for i in invalid_tokens {
+            if let Some(slot) = rejected.get_mut(i) {
+                *slot = Some(RejectReason::InvalidTokens);
+            }
+        }
+        let batch = py.detach(|| {
+            with_arrow_docs(&array, |docs| {
+                let lengths = (0..n).map(|i| docs.doc(i).len() as u64).collect();
+                judge(scanner, &rule, docs, &rejected).map(|judged| {
+                    let placement = output::Placement {
+                        rows: (first_row..first_row + n as u64).collect(),
+                        offsets: None,
+                        lengths,
+                    };
+                    output::scores_batch(scanner.pack(), &self.scores_schema, placement, judged)
+                })
             })
         })?;
         finish(py, batch)
@@ -195,6 +245,8 @@ fn finish(py: Python<'_>, batch: BatchResult) -> PyResult<Bound<'_, PyAny>> {
 #[pymodule]
 fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyScanner>()?;
+    m.add_class::<shard::PyJsonlShard>()?;
+    m.add_class::<tokenizer::PyTokenizer>()?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;

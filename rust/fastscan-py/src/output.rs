@@ -1,11 +1,14 @@
-//! Turns a core [`ScanBatch`] into an Arrow `RecordBatch` (and one row into a dict).
+//! Turns a core [`ScanBatch`] (or a judged batch with its placement in a shard) into an Arrow
+//! `RecordBatch`, and one row into a dict.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
-use arrow_array::{ArrayRef, FixedSizeListArray, Float64Array, RecordBatch, UInt32Array};
+use arrow_array::{
+    ArrayRef, FixedSizeListArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use fastscan_core::{DocScan, Pack, ScanBatch};
+use fastscan_core::{Decision, DocScan, Judged, Pack, ScanBatch};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -55,7 +58,66 @@ pub fn record_batch(
     schema: &SchemaRef,
     batch: ScanBatch,
 ) -> Result<RecordBatch, ArrowError> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let columns = scan_columns(pack, batch)?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// The schema of a scores file: `row`, `offset` (JSONL only), `length` (bytes), the scan
+/// columns of [`schema`], `decision` (`kept` / `dropped` / `rejected`) and `reject_reason`.
+pub fn scores_schema(pack: &Pack, pattern_counts: bool) -> SchemaRef {
+    let scan = schema(pack, pattern_counts);
+    let mut fields = vec![
+        Field::new("row", DataType::UInt64, false),
+        Field::new("offset", DataType::UInt64, true),
+        Field::new("length", DataType::UInt64, false),
+    ];
+    fields.extend(scan.fields().iter().map(|f| f.as_ref().clone()));
+    fields.push(Field::new("decision", DataType::Utf8, false));
+    fields.push(Field::new("reject_reason", DataType::Utf8, true));
+    Arc::new(Schema::new_with_metadata(fields, scan.metadata().clone()))
+}
+
+/// Where each record of a judged batch sits in its shard.
+pub struct Placement {
+    pub rows: Vec<u64>,
+    pub offsets: Option<Vec<u64>>,
+    pub lengths: Vec<u64>,
+}
+
+/// Builds a scores batch (schema from [`scores_schema`]).
+pub fn scores_batch(
+    pack: &Pack,
+    schema: &SchemaRef,
+    placement: Placement,
+    judged: Judged,
+) -> Result<RecordBatch, ArrowError> {
+    let n = placement.rows.len();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(placement.rows)),
+        match placement.offsets {
+            Some(offsets) => Arc::new(UInt64Array::from(offsets)),
+            None => Arc::new(UInt64Array::new_null(n)),
+        },
+        Arc::new(UInt64Array::from(placement.lengths)),
+    ];
+    columns.extend(scan_columns(pack, judged.scan)?);
+    let decisions: StringArray = judged.decisions.iter().map(|d| Some(d.as_str())).collect();
+    let reasons: StringArray = judged
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Rejected(r) => Some(r.as_str()),
+            _ => None,
+        })
+        .collect();
+    columns.push(Arc::new(decisions));
+    columns.push(Arc::new(reasons));
+    RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// The scan columns of [`schema`], in order, moving the batch's buffers.
+fn scan_columns(pack: &Pack, batch: ScanBatch) -> Result<Vec<ArrayRef>, ArrowError> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.n_groups + 3);
     let group_columns: Vec<ArrayRef> = (0..batch.n_groups)
         .map(|g| Arc::new(UInt32Array::from(batch.group_column(g))) as ArrayRef)
         .collect();
@@ -79,7 +141,7 @@ pub fn record_batch(
             None,
         )?));
     }
-    RecordBatch::try_new(Arc::clone(schema), columns)
+    Ok(columns)
 }
 
 /// One document's results as a dict with the same keys as the record batch's columns.

@@ -27,6 +27,7 @@ impl Compression {
     }
 
     /// Parses a user's `--output-compression` value.
+    #[must_use]
     pub fn from_name(name: &str) -> Option<Compression> {
         match name {
             "none" => Some(Compression::None),

@@ -56,7 +56,7 @@ pub enum KeptOutput {
         path: PathBuf,
         compression: Compression,
     },
-    /// The text of each kept record into LMFlow `text_only` files.
+    /// The text of each kept record into `LMFlow` `text_only` files.
     Lmflow {
         dir: PathBuf,
         stem: String,
@@ -170,10 +170,10 @@ impl JsonlShard {
         }
         .map_err(|e| CoreError::io(format!("cannot read {}", self.path.display()), e))?;
         self.done = block.is_none();
-        block.map(|b| self.process(b)).transpose()
+        block.map(|b| self.process(&b)).transpose()
     }
 
-    fn process(&mut self, block: Block) -> Result<BlockReport> {
+    fn process(&mut self, block: &Block) -> Result<BlockReport> {
         let data = &block.data;
         let field = &self.options.text_field;
         let max = self.options.max_record_bytes;
@@ -201,7 +201,7 @@ impl JsonlShard {
             .map(|p| p.as_ref().err().map(|e| e.reason))
             .collect();
         let judged = judge(&self.scanner, &self.rule, texts.as_slice(), &rejected)?;
-        self.write(&block, &parsed, &judged)?;
+        self.write(block, &parsed, &judged)?;
         Ok(BlockReport {
             rows: block.lines.iter().map(|l| l.row).collect(),
             offsets: block.lines.iter().map(|l| l.offset).collect(),
@@ -228,7 +228,7 @@ impl JsonlShard {
                     KeptSink::Lines(out, path) => {
                         std::io::Write::write_all(out, line.raw(&block.data)).map_err(|e| {
                             CoreError::io(format!("cannot write {}", path.display()), e)
-                        })?
+                        })?;
                     }
                     KeptSink::Lmflow(out) => out
                         .write_text(text)

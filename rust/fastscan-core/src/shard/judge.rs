@@ -146,6 +146,9 @@ pub struct Judged {
 }
 
 /// Scans `docs` (skipping the rejected ones) and decides each record.
+///
+/// # Panics
+/// When `rejected` does not have one slot per document.
 pub fn judge<D: Documents + ?Sized>(
     scanner: &Scanner,
     rule: &KeepRule,

@@ -234,11 +234,10 @@ impl<R: Read> LineBlocks<R> {
 mod tests {
     use super::*;
 
-    fn all_lines(
-        input: &[u8],
-        block: usize,
-        max: usize,
-    ) -> (Vec<(u64, u64, Vec<u8>, Option<u64>)>, u64, u64) {
+    /// `(row, offset, content, oversized)` of each line.
+    type Seen = Vec<(u64, u64, Vec<u8>, Option<u64>)>;
+
+    fn all_lines(input: &[u8], block: usize, max: usize) -> (Seen, u64, u64) {
         let mut reader = LineBlocks::new(input, block, max);
         let mut out = Vec::new();
         let mut blank = 0;

@@ -46,21 +46,21 @@ impl LmflowWriter {
         {
             self.close()?;
         }
-        let open = match &mut self.open {
-            Some(open) => open,
-            None => {
-                let path = self
-                    .dir
-                    .join(format!("{}.{:05}.json", self.stem, self.files.len()));
-                let mut out = BufWriter::new(File::create(&path)?);
-                out.write_all(HEAD)?;
-                self.files.push(path);
-                self.open.insert(Open {
-                    out,
-                    bytes: HEAD.len() as u64,
-                    instances: 0,
-                })
-            }
+        if self.open.is_none() {
+            let path = self
+                .dir
+                .join(format!("{}.{:05}.json", self.stem, self.files.len()));
+            let mut out = BufWriter::new(File::create(&path)?);
+            out.write_all(HEAD)?;
+            self.files.push(path);
+            self.open = Some(Open {
+                out,
+                bytes: HEAD.len() as u64,
+                instances: 0,
+            });
+        }
+        let Some(open) = self.open.as_mut() else {
+            unreachable!("opened above")
         };
         let mut item = Vec::with_capacity(text.len() + 16);
         item.extend_from_slice(if open.instances == 0 { b"\n" } else { b",\n" });

@@ -4,7 +4,7 @@
 //! * [`lines`]: blocks of whole JSONL lines, with oversized lines cut to a prefix.
 //! * [`record`]: the text field of one JSON record, without building the whole value.
 //! * [`judge`]: the keep rule and each record's decision (kept, dropped, rejected + reason).
-//! * [`rejects`], [`lmflow`]: the rejects file and LMFlow `text_only` output.
+//! * [`rejects`], [`lmflow`]: the rejects file and `LMFlow` `text_only` output.
 //! * [`jsonl`]: the per-shard pipeline that ties them together for JSONL shards.
 //!
 //! Parquet shards are read by the Python layer (pyarrow) and judged here through

@@ -1,0 +1,163 @@
+//! `JsonlShard`: the core's JSONL pipeline as a Python iterator of scores batches.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow_schema::SchemaRef;
+use fastscan_core::shard::compression::Compression;
+use fastscan_core::shard::jsonl::{BlockReport, JsonlOptions, JsonlShard, KeptOutput};
+use fastscan_core::shard::record::FieldPath;
+use fastscan_core::{KeepRule, Scanner};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyRecordBatch;
+
+use crate::errors::to_pyerr;
+use crate::output::{scores_batch, Placement};
+use crate::PyScanner;
+
+/// A JSONL shard being filtered; iterating yields one scores `RecordBatch` per block.
+#[pyclass(module = "fastscan._fastscan", name = "JsonlShard", frozen)]
+pub struct PyJsonlShard {
+    inner: Mutex<Option<JsonlShard>>,
+    scanner: Arc<Scanner>,
+    schema: SchemaRef,
+    blank_lines: std::sync::atomic::AtomicU64,
+}
+
+impl PyJsonlShard {
+    fn with<R>(&self, f: impl FnOnce(&mut JsonlShard) -> R) -> PyResult<R> {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let shard = guard
+            .as_mut()
+            .ok_or_else(|| PyRuntimeError::new_err("the shard is already finished"))?;
+        Ok(f(shard))
+    }
+}
+
+#[pymethods]
+impl PyJsonlShard {
+    #[new]
+    #[pyo3(signature = (
+        scanner, path, *, rejects_path, kept_path = None, kept_compression = "none",
+        lmflow_dir = None, lmflow_stem = "kept", lmflow_max_bytes = 256 << 20,
+        text_field = "text", min_score = 0.0, require = Vec::new(),
+        block_bytes = 8 << 20, max_record_bytes = 64 << 20
+    ))]
+    // PyO3 extracts owned arguments.
+    #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
+    fn new(
+        py: Python<'_>,
+        scanner: &PyScanner,
+        path: PathBuf,
+        rejects_path: PathBuf,
+        kept_path: Option<PathBuf>,
+        kept_compression: &str,
+        lmflow_dir: Option<PathBuf>,
+        lmflow_stem: &str,
+        lmflow_max_bytes: u64,
+        text_field: &str,
+        min_score: f64,
+        require: Vec<String>,
+        block_bytes: usize,
+        max_record_bytes: usize,
+    ) -> PyResult<Self> {
+        let core = Arc::clone(&scanner.inner);
+        let rule = KeepRule::new(core.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
+        let text_field = FieldPath::parse(text_field).map_err(PyValueError::new_err)?;
+        let kept = match (kept_path, lmflow_dir) {
+            (Some(path), None) => KeptOutput::Lines {
+                path,
+                compression: Compression::from_name(kept_compression).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "kept_compression must be none, gzip or zstd, not {kept_compression:?}"
+                    ))
+                })?,
+            },
+            (None, Some(dir)) => KeptOutput::Lmflow {
+                dir,
+                stem: lmflow_stem.to_owned(),
+                max_bytes: lmflow_max_bytes,
+            },
+            _ => {
+                return Err(PyValueError::new_err(
+                    "give exactly one of kept_path and lmflow_dir",
+                ))
+            }
+        };
+        let options = JsonlOptions {
+            text_field,
+            block_bytes,
+            max_record_bytes,
+        };
+        let shard = py
+            .detach(|| {
+                JsonlShard::open(
+                    &path,
+                    Arc::clone(&core),
+                    rule,
+                    options,
+                    &kept,
+                    &rejects_path,
+                )
+            })
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(PyJsonlShard {
+            inner: Mutex::new(Some(shard)),
+            schema: crate::output::scores_schema(core.pack(), core.options().pattern_counts),
+            scanner: core,
+            blank_lines: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let next = py.detach(|| self.with(JsonlShard::next_block))?;
+        let report: BlockReport = match next.map_err(|e| to_pyerr(py, e))? {
+            Some(report) => report,
+            None => return Err(PyStopIteration::new_err(())),
+        };
+        self.blank_lines
+            .fetch_add(report.blank_lines, std::sync::atomic::Ordering::Relaxed);
+        let placement = Placement {
+            rows: report.rows,
+            offsets: Some(report.offsets),
+            lengths: report.lengths,
+        };
+        let batch = py
+            .detach(|| scores_batch(self.scanner.pack(), &self.schema, placement, report.judged))
+            .map_err(|e| PyValueError::new_err(format!("could not build the scores batch: {e}")))?;
+        PyRecordBatch::new(batch).into_pyarrow(py)
+    }
+
+    /// Bytes of the input file read so far (on-disk bytes, compressed when it is).
+    #[getter]
+    fn consumed(&self) -> PyResult<u64> {
+        self.with(|s| s.consumed())
+    }
+
+    /// Whitespace-only lines seen so far (not records; counted for the report).
+    #[getter]
+    fn blank_lines(&self) -> u64 {
+        self.blank_lines.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Completes the outputs; returns `{"kept": [paths], "rejects": path or None}`.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let shard = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("the shard is already finished"))?;
+        let files = py.detach(|| shard.finish()).map_err(|e| to_pyerr(py, e))?;
+        let out = PyDict::new(py);
+        out.set_item("kept", files.kept)?;
+        out.set_item("rejects", files.rejects)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,119 @@
+//! `Tokenizer`: decodes Arrow lists of token ids into an Arrow string array.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowPrimitiveType, Int16Type, Int32Type, Int64Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, OffsetSizeTrait, StringArray};
+use arrow_schema::DataType;
+use fastscan_core::BpeDecoder;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3_arrow::PyArray;
+
+use crate::errors::to_pyerr;
+
+/// A GPT-2-style byte-level BPE vocabulary for decoding token-id columns.
+#[pyclass(module = "fastscan._fastscan", name = "Tokenizer", frozen)]
+pub struct PyTokenizer {
+    inner: BpeDecoder,
+}
+
+/// Decoded texts (null where the input is null or holds an unknown id) and the rows with an
+/// unknown id, each with the first such id.
+type Decoded = (StringArray, Vec<(usize, i64)>);
+
+fn decode_list<O: OffsetSizeTrait, T: ArrowPrimitiveType>(
+    decoder: &BpeDecoder,
+    array: &ArrayRef,
+) -> Decoded
+where
+    T::Native: Into<i128>,
+{
+    let list = array.as_list::<O>();
+    let values = list.values().as_primitive::<T>().values();
+    let offsets = list.value_offsets();
+    let mut bad = Vec::new();
+    let mut bytes = Vec::new();
+    let texts: StringArray = (0..list.len())
+        .map(|i| {
+            if list.is_null(i) {
+                return None;
+            }
+            let ids = &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+            bytes.clear();
+            // Ids beyond i64 (a u64 column) are unknown ids all the same.
+            let ids = ids
+                .iter()
+                .map(|&v| i64::try_from(v.into()).unwrap_or(i64::MAX));
+            match decoder.decode_into(ids, &mut bytes) {
+                Ok(()) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(id) => {
+                    bad.push((i, id));
+                    None
+                }
+            }
+        })
+        .collect();
+    (texts, bad)
+}
+
+fn decode_any<O: OffsetSizeTrait>(
+    decoder: &BpeDecoder,
+    array: &ArrayRef,
+    values: &DataType,
+) -> Option<Decoded> {
+    Some(match values {
+        DataType::Int16 => decode_list::<O, Int16Type>(decoder, array),
+        DataType::Int32 => decode_list::<O, Int32Type>(decoder, array),
+        DataType::Int64 => decode_list::<O, Int64Type>(decoder, array),
+        DataType::UInt16 => decode_list::<O, UInt16Type>(decoder, array),
+        DataType::UInt32 => decode_list::<O, UInt32Type>(decoder, array),
+        DataType::UInt64 => decode_list::<O, UInt64Type>(decoder, array),
+        _ => return None,
+    })
+}
+
+/// `(pyarrow texts, bad rows)`, as `decode_arrow` returns them.
+type DecodedPy<'py> = (Bound<'py, PyAny>, Vec<(usize, i64)>);
+
+#[pymethods]
+impl PyTokenizer {
+    /// Builds the decoder from the text of a `tokenizer.json` or `vocab.json`.
+    #[new]
+    fn new(py: Python<'_>, json: &str) -> PyResult<Self> {
+        let inner = py
+            .detach(|| BpeDecoder::from_json(json))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(PyTokenizer { inner })
+    }
+
+    /// Number of token ids the vocabulary defines slots for.
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    /// Decodes a list<int> array; returns `(texts, bad_rows)` where `bad_rows` lists
+    /// `(row, first unknown id)` and those rows' texts are null.
+    fn decode_arrow<'py>(&self, py: Python<'py>, array: PyArray) -> PyResult<DecodedPy<'py>> {
+        let (array, _) = array.into_inner();
+        let decoded = py.detach(|| match array.data_type() {
+            DataType::List(f) => decode_any::<i32>(&self.inner, &array, f.data_type()),
+            DataType::LargeList(f) => decode_any::<i64>(&self.inner, &array, f.data_type()),
+            _ => None,
+        });
+        let (texts, bad) = decoded.ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "token ids must be a list or large_list of integers, not {}",
+                array.data_type()
+            ))
+        })?;
+        let texts: ArrayRef = Arc::new(texts);
+        let capsule = PyArray::from_array_ref(texts).into_pyobject(py)?;
+        let texts = py.import("pyarrow")?.getattr("array")?.call1((capsule,))?;
+        Ok((texts, bad))
+    }
+}
