@@ -9,9 +9,11 @@
 
 from fastscan._fastscan import PackError, __version__
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
+from fastscan.filter import FilterConfig, filter_shards
 from fastscan.scanner import Scanner, resolve_threads
 
 __all__ = [
+    "FilterConfig",
     "FormatInfo",
     "GroupInfo",
     "PackError",
@@ -20,5 +22,6 @@ __all__ = [
     "Scanner",
     "__version__",
     "builtin_packs",
+    "filter_shards",
     "resolve_threads",
 ]

@@ -3,6 +3,9 @@
 //! This crate only converts types, releases the GIL around core work and maps errors
 //! (`errors.rs`). The public Python API is the `fastscan` package, which wraps these classes.
 
+// PyO3 extracts owned arguments (`PathBuf`, `Vec<String>`) for `#[pyfunction]`s and methods.
+#![allow(clippy::needless_pass_by_value)]
+
 mod docs;
 mod errors;
 mod output;
@@ -167,7 +170,6 @@ impl PyScanner {
     /// for rows `first_row..`, with null cells rejected as `null_text`, and the rows in
     /// `invalid_tokens` as `invalid_tokens`.
     #[pyo3(signature = (array, *, first_row = 0, min_score = 0.0, require = Vec::new(), invalid_tokens = Vec::new()))]
-    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts owned arguments.
     fn judge_arrow<'py>(
         &self,
         py: Python<'py>,
@@ -246,6 +248,7 @@ fn finish(py: Python<'_>, batch: BatchResult) -> PyResult<Bound<'_, PyAny>> {
 fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyScanner>()?;
     m.add_class::<shard::PyJsonlShard>()?;
+    m.add_class::<shard::PyLmflowWriter>()?;
     m.add_class::<tokenizer::PyTokenizer>()?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;

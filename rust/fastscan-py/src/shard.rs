@@ -1,4 +1,5 @@
-//! `JsonlShard`: the core's JSONL pipeline as a Python iterator of scores batches.
+//! `JsonlShard`: the core's JSONL pipeline as a Python iterator of scores batches, and
+//! `LmflowWriter` for the kept texts of Parquet shards.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -6,12 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arrow_schema::SchemaRef;
 use fastscan_core::shard::compression::Compression;
 use fastscan_core::shard::jsonl::{BlockReport, JsonlOptions, JsonlShard, KeptOutput};
+use fastscan_core::shard::lmflow::LmflowWriter;
 use fastscan_core::shard::record::FieldPath;
 use fastscan_core::{KeepRule, Scanner};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3_arrow::PyRecordBatch;
+use pyo3_arrow::{PyArray, PyRecordBatch};
 
 use crate::errors::to_pyerr;
 use crate::output::{scores_batch, Placement};
@@ -45,8 +47,7 @@ impl PyJsonlShard {
         text_field = "text", min_score = 0.0, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20
     ))]
-    // PyO3 extracts owned arguments.
-    #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         scanner: &PyScanner,
@@ -159,5 +160,56 @@ impl PyJsonlShard {
         out.set_item("kept", files.kept)?;
         out.set_item("rejects", files.rejects)?;
         Ok(out)
+    }
+}
+
+/// Writes texts into `LMFlow` `text_only` files (the Parquet path's `--output-format lmflow`).
+#[pyclass(module = "fastscan._fastscan", name = "LmflowWriter", frozen)]
+pub struct PyLmflowWriter {
+    inner: Mutex<Option<LmflowWriter>>,
+}
+
+#[pymethods]
+impl PyLmflowWriter {
+    #[new]
+    fn new(dir: PathBuf, stem: &str, max_bytes: u64) -> Self {
+        PyLmflowWriter {
+            inner: Mutex::new(Some(LmflowWriter::new(&dir, stem, max_bytes))),
+        }
+    }
+
+    /// Appends every non-null text of an Arrow string array.
+    fn write_arrow(&self, py: Python<'_>, array: PyArray) -> PyResult<()> {
+        let (array, _) = array.into_inner();
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = guard
+            .as_mut()
+            .ok_or_else(|| PyRuntimeError::new_err("the writer is already finished"))?;
+        py.detach(|| {
+            crate::docs::with_arrow_docs(&array, |docs| -> std::io::Result<()> {
+                for i in 0..docs.count() {
+                    if !arrow_array::Array::is_null(array.as_ref(), i) {
+                        writer.write_text(&String::from_utf8_lossy(docs.doc(i)))?;
+                    }
+                }
+                Ok(())
+            })
+        })?
+        .map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("cannot write LMFlow output: {e}"))
+        })
+    }
+
+    /// Closes the last file; returns every file written.
+    fn finish(&self) -> PyResult<Vec<PathBuf>> {
+        let writer = self
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("the writer is already finished"))?;
+        writer.finish().map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("cannot write LMFlow output: {e}"))
+        })
     }
 }

@@ -1,0 +1,132 @@
+"""``fastscan-filter``: the command-line front of `filter_shards`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from fastscan.filter.config import DEFAULT_MIN_SCORE, ConfigError, FilterConfig
+from fastscan.filter.progress import Reporter
+from fastscan.filter.report import summary_text
+from fastscan.filter.run import UsageError, filter_shards
+
+EXIT_OK, EXIT_SHARD_FAILED, EXIT_USAGE = 0, 1, 2
+
+EXAMPLES = """\
+examples:
+  fastscan-filter shards/ -o out/                       # every .jsonl[.gz|.zst]/.parquet below shards/
+  fastscan-filter 'cc/**/*.jsonl.zst' -o out/ --threads 16 --min-score 4
+  fastscan-filter data.parquet -o out/ --require tool_call,schema
+  fastscan-filter climblab/ -o out/ --tokenizer gpt2/tokenizer.json   # token-id Parquet
+  fastscan-filter shards/ -o out/ --output-format lmflow              # LMFlow text_only JSON
+  fastscan-filter shards/ -o out/ --config cascade.toml --dry-run
+
+outputs (OUT/):
+  kept/<relative path>            kept records: JSONL lines byte-identical to the input, or
+                                  Parquet rows with the input schema
+  scores/<relative path>.parquet  one row per record: row, offset, length, score, group counts,
+                                  formats, decision, reject_reason
+  rejects/<relative path>.jsonl   records that could not be read, verbatim, with the reason
+  report.json, report.html        counts per shard and in total, group hits, timings
+  _done/                          completion markers: a rerun skips finished shards
+
+exit status: 0 ok, 1 some shard failed (see the report), 2 usage error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fastscan-filter",
+        description="Filter corpus shards down to tool-use and API documents.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="files, directories or globs")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
+    p.add_argument("--config", metavar="TOML", help="a cascade.toml with the settings below")
+    p.add_argument("--pack", help="built-in pack name or pack file (default tool-use)")
+    p.add_argument("--threads", type=int, help="threads (default: FASTSCAN_THREADS, "
+                   "OMP_NUM_THREADS, then the CPUs this process may use)")
+    p.add_argument("--min-score", type=float,
+                   help=f"keep documents scoring at least this (default {DEFAULT_MIN_SCORE})")
+    p.add_argument("--require", metavar="GROUP[,GROUP]",
+                   help="keep only documents that hit every one of these groups")
+    p.add_argument("--text-field", help="JSONL key / Parquet column of the text (a.b for nested)")
+    p.add_argument("--tokens-field", help="Parquet column of token ids (default tokens)")
+    p.add_argument("--tokenizer", metavar="PATH",
+                   help="tokenizer.json or vocab.json (GPT-2-style byte-level BPE) for token ids")
+    p.add_argument("--output-format", choices=["auto", "jsonl", "parquet", "lmflow"],
+                   help="kept records as the input's format (auto, default), jsonl, parquet or "
+                        "LMFlow text_only JSON")
+    p.add_argument("--output-compression", choices=["none", "gzip", "zstd"],
+                   help="compression of kept JSONL (default: as the input)")
+    p.add_argument("--lmflow-shard-mb", type=int, help="LMFlow file size (default 256)")
+    p.add_argument("--max-record-mb", type=int,
+                   help="longer JSONL lines are rejected as record_too_large (default 64)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan and counts, write nothing")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over: remove fastscan's outputs in OUT first")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    p.add_argument("--json", action="store_true", help="print the report as JSON at the end")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        base = FilterConfig.from_toml(args.config) if args.config else FilterConfig()
+        cfg = base.with_overrides(
+            pack=args.pack,
+            min_score=args.min_score,
+            require=tuple(g for g in args.require.split(",") if g) if args.require else None,
+            text_field=args.text_field,
+            tokens_field=args.tokens_field,
+            tokenizer=args.tokenizer,
+            output_format=args.output_format,
+            output_compression=args.output_compression,
+            lmflow_shard_mb=args.lmflow_shard_mb,
+            max_record_mb=args.max_record_mb,
+        )
+        report = filter_shards(
+            args.inputs,
+            args.output,
+            config=cfg,
+            threads=args.threads,
+            overwrite=args.overwrite,
+            dry_run=args.dry_run,
+            reporter=Reporter(quiet=args.quiet),
+        )
+    except (UsageError, ConfigError, ValueError) as e:
+        print(f"fastscan-filter: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report, indent=1))
+    elif args.dry_run:
+        _print_plan(report)
+    elif not args.quiet:
+        print(summary_text(report))
+    if not args.dry_run and report["totals"]["failed"]:
+        return EXIT_SHARD_FAILED
+    return EXIT_OK
+
+
+def _print_plan(report: dict[str, object]) -> None:
+    totals = report["totals"]
+    assert isinstance(totals, dict)
+    print(
+        f"fastscan-filter (dry run): {totals['shards']} shards, {totals['pending']} to do, "
+        f"{totals['done']} done, {totals['input_bytes']:,} bytes"
+    )
+    for fmt, slot in totals["by_format"].items():
+        print(f"  {fmt}: {slot['shards']} shards, {slot['bytes']:,} bytes")
+    shards = report["shards"]
+    assert isinstance(shards, list)
+    for s in shards:
+        print(f"  {s['status']:<10} {s['format'] or '?':<8} {s['input_bytes']:>14,}  {s['relative']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Finding the shards: files, directories (recursive) and globs, each with its format and the
+relative path its outputs take."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Longest suffix first: what a file name must end with to be read, and as what.
+FORMATS = (
+    (".jsonl.gz", "jsonl"),
+    (".jsonl.zst", "jsonl"),
+    (".jsonl.zstd", "jsonl"),
+    (".json.gz", "jsonl"),
+    (".json.zst", "jsonl"),
+    (".jsonl", "jsonl"),
+    (".json", "jsonl"),
+    (".parquet", "parquet"),
+)
+
+
+class PlanError(ValueError):
+    """An input that names nothing (a missing path, a glob with no match)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One input file. `format` is None when the extension is not one fastscan reads."""
+
+    path: Path
+    relative: str
+    format: str | None
+    size: int
+
+    @property
+    def suffix(self) -> str:
+        """The recognised suffix (``.jsonl.zst``), or the last extension when unknown."""
+        name = self.path.name
+        for suffix, _ in FORMATS:
+            if name.endswith(suffix):
+                return suffix
+        return self.path.suffix
+
+
+def format_of(path: Path) -> str | None:
+    """``jsonl``, ``parquet`` or None, from the file name."""
+    name = path.name
+    for suffix, fmt in FORMATS:
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in relative.parts)
+
+
+def _shard(path: Path, relative: Path) -> Shard:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    return Shard(path=path, relative=relative.as_posix(), format=format_of(path), size=size)
+
+
+def plan(inputs: list[str | os.PathLike[str]]) -> tuple[list[Shard], list[str]]:
+    """The shards to read, sorted by relative path, and the files a directory walk ignored.
+
+    A file named directly (or matched by a glob) is always a shard, even with an unknown
+    extension: it then fails on its own with a clear error. Inside a directory, only files with
+    a known extension are shards; hidden files and ``_``-prefixed ones are skipped, and the
+    others are listed as ignored. Relative paths are taken from the directory (or the glob's
+    fixed prefix) so outputs mirror the input layout.
+    """
+    shards: dict[str, Shard] = {}
+    ignored: list[str] = []
+
+    def add(shard: Shard) -> None:
+        other = shards.get(shard.relative)
+        if other is not None and other.path.resolve() != shard.path.resolve():
+            raise PlanError(
+                f"two inputs map to the same output path {shard.relative!r}: "
+                f"{other.path} and {shard.path}"
+            )
+        shards[shard.relative] = shard
+
+    for raw in inputs:
+        text = os.fspath(raw)
+        path = Path(text)
+        if glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise PlanError(f"no file matches {text!r}")
+            root = Path(text.split("*")[0].split("?")[0].split("[")[0])
+            root = root if text.endswith(os.sep) or root.is_dir() else root.parent
+            for match in matches:
+                m = Path(match)
+                if m.is_file():
+                    add(_shard(m, m.relative_to(root) if m.is_relative_to(root) else Path(m.name)))
+        elif path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    full = Path(dirpath) / name
+                    rel = full.relative_to(path)
+                    if _hidden(rel):
+                        continue
+                    if format_of(full) is None:
+                        ignored.append(str(full))
+                        continue
+                    add(_shard(full, rel))
+        elif path.exists() or path.is_symlink():
+            add(_shard(path, Path(path.name)))
+        else:
+            raise PlanError(f"input not found: {text}")
+    if not shards:
+        raise PlanError("no shards to read (no .jsonl[.gz|.zst], .json or .parquet files)")
+    return [shards[k] for k in sorted(shards)], ignored

@@ -1,0 +1,439 @@
+"""Running one shard: read, judge, write to a staging directory, then commit.
+
+Outputs of a shard are written under ``OUT/_tmp/<relative path>/`` and moved into place only
+when the shard is complete; its completion marker ``OUT/_done/<relative path>.json`` (the
+shard's report entry) is written last. A killed run therefore leaves either a finished shard
+(marker present, outputs complete) or nothing that a rerun does not replace.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from fastscan import _fastscan
+from fastscan.filter.config import FilterConfig
+from fastscan.filter.plan import Shard
+from fastscan.filter.tally import Tally
+from fastscan.scanner import Scanner
+
+# Rows per Parquet batch: large enough to amortise the call, small enough to bound memory.
+PARQUET_BATCH_ROWS = 8192
+COMPRESSION_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
+
+Progress = Callable[[int, int], None]
+"""Called with (input bytes consumed since the last call, records since the last call)."""
+
+
+class ShardError(Exception):
+    """A shard that cannot be read as a whole (bad file, wrong columns): the run goes on."""
+
+
+@dataclass
+class Context:
+    """What every shard of a run shares."""
+
+    config: FilterConfig
+    scanner: Scanner
+    out: Path
+    tokenizer: _fastscan.Tokenizer | None
+
+    @property
+    def min_hits(self) -> dict[str, int]:
+        return {g.name: g.min_hits for g in self.scanner.pack.groups}
+
+
+def staging_dir(out: Path, shard: Shard) -> Path:
+    return out / "_tmp" / shard.relative
+
+
+def marker_path(out: Path, shard: Shard) -> Path:
+    return out / "_done" / f"{shard.relative}.json"
+
+
+def _input_compression(shard: Shard) -> str:
+    if shard.suffix.endswith(".gz"):
+        return "gzip"
+    if shard.suffix.endswith((".zst", ".zstd")):
+        return "zstd"
+    return "none"
+
+
+def kept_name(shard: Shard, config: FilterConfig) -> tuple[str, str]:
+    """(output format, file name relative to ``kept/``) of a shard's kept records."""
+    fmt = config.output_format
+    if fmt == "auto":
+        fmt = shard.format or "jsonl"
+    rel = shard.relative
+    if fmt == "lmflow":
+        return fmt, rel  # a stem: files are REL.00000.json, REL.00001.json, ...
+    if fmt == shard.format == "jsonl":
+        if config.output_compression is None:
+            return fmt, rel
+        base = rel[: len(rel) - len(shard.suffix)]
+        plain = ".json" if shard.suffix.startswith(".json.") or shard.suffix == ".json" else ".jsonl"
+        return fmt, base + plain + COMPRESSION_SUFFIX[config.output_compression]
+    if fmt == shard.format:
+        return fmt, rel
+    if fmt == "jsonl":
+        return fmt, rel + ".jsonl" + COMPRESSION_SUFFIX[config.output_compression or "none"]
+    return fmt, rel + ".parquet"
+
+
+def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
+    """Filters one shard and commits its outputs; returns its report entry.
+
+    Raises `ShardError` (or `OSError`) when the shard fails; its staging is then removed.
+    """
+    stage = staging_dir(ctx.out, shard)
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "kept").mkdir(parents=True)
+    started = time.perf_counter()
+    tally = Tally()
+    try:
+        if shard.format == "jsonl":
+            kept_files = _run_jsonl(shard, ctx, stage, tally, progress)
+        elif shard.format == "parquet":
+            kept_files = _run_parquet(shard, ctx, stage, tally, progress)
+        else:
+            raise ShardError(
+                f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
+                ".jsonl.zst or .parquet"
+            )
+        tally.check()
+        seconds = time.perf_counter() - started
+        entry = shard_entry(shard, tally, seconds)
+        entry["outputs"] = _commit(shard, ctx, stage, kept_files)
+        _write_atomic(marker_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
+        return entry
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def shard_entry(shard: Shard, tally: Tally, seconds: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "path": str(shard.path),
+        "relative": shard.relative,
+        "format": shard.format,
+        "input_bytes": shard.size,
+        "status": "ok",
+        "error": None,
+    }
+    entry.update(tally.to_dict())
+    entry["seconds"] = round(seconds, 6)
+    text_mb = entry["read"]["bytes"] / 1e6
+    entry["mb_per_s"] = round(text_mb / seconds, 3) if seconds > 0 else None
+    return entry
+
+
+def _run_jsonl(
+    shard: Shard, ctx: Context, stage: Path, tally: Tally, progress: Progress
+) -> list[Path]:
+    cfg = ctx.config
+    fmt, _ = kept_name(shard, cfg)
+    kept_args: dict[str, Any]
+    if fmt == "lmflow":
+        kept_args = {
+            "lmflow_dir": stage / "kept",
+            "lmflow_stem": Path(shard.relative).name,
+            "lmflow_max_bytes": cfg.lmflow_shard_mb << 20,
+        }
+    elif fmt == "jsonl":
+        compression = cfg.output_compression or _input_compression(shard)
+        kept_args = {"kept_path": stage / "kept" / "part", "kept_compression": compression}
+    else:  # parquet: kept lines first, converted below
+        kept_args = {"kept_path": stage / "kept.jsonl", "kept_compression": "none"}
+    reader = _fastscan.JsonlShard(
+        ctx.scanner._inner,
+        shard.path,
+        rejects_path=stage / "rejects.jsonl",
+        text_field=cfg.text_field,
+        min_score=cfg.min_score,
+        require=list(cfg.require),
+        block_bytes=cfg.block_mb << 20,
+        max_record_bytes=cfg.max_record_mb << 20,
+        **kept_args,
+    )
+    writer = _ScoresWriter(stage / "scores.parquet", ctx)
+    consumed = 0
+    try:
+        for batch in reader:
+            writer.write(batch)
+            tally.add(batch, ctx.min_hits)
+            now = reader.consumed
+            progress(now - consumed, batch.num_rows)
+            consumed = now
+        tally.blank_lines = reader.blank_lines
+        files = reader.finish()
+    finally:
+        writer.close()
+    kept = [Path(p) for p in files["kept"]]
+    if fmt == "parquet":
+        kept = [_jsonl_to_parquet(kept[0], stage / "kept" / "part")]
+    return kept
+
+
+def _jsonl_to_parquet(source: Path, target: Path) -> Path:
+    """Kept JSONL lines as a Parquet table (columns inferred from the records)."""
+    if source.stat().st_size == 0:
+        table = pa.table({"text": pa.array([], pa.string())})
+    else:
+        try:
+            table = pajson.read_json(source)
+        except pa.ArrowInvalid as e:
+            raise ShardError(
+                f"kept records do not fit one Parquet schema ({e}); use --output-format jsonl"
+            ) from e
+    pq.write_table(table, target, compression="zstd")
+    source.unlink()
+    return target
+
+
+class _ScoresWriter:
+    """Streams scores batches into ``scores.parquet`` (created even for an empty shard)."""
+
+    def __init__(self, path: Path, ctx: Context) -> None:
+        self.path = path
+        self.ctx = ctx
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
+        self.writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self.writer is None:
+            empty = self.ctx.scanner._inner.judge_arrow(pa.array([], pa.string()))
+            self.writer = pq.ParquetWriter(self.path, empty.schema, compression="zstd")
+        self.writer.close()
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
+    """Column `name` of a batch; dots reach into struct columns (``meta.body``)."""
+    if name in batch.schema.names:
+        return batch.column(name)
+    head, *rest = name.split(".")
+    if head not in batch.schema.names:
+        return None
+    array: pa.Array = batch.column(head)
+    for part in rest:
+        if not pa.types.is_struct(array.type) or array.type.get_field_index(part) < 0:
+            return None
+        array = array.field(part)
+    return array
+
+
+def _run_parquet(
+    shard: Shard, ctx: Context, stage: Path, tally: Tally, progress: Progress
+) -> list[Path]:
+    cfg = ctx.config
+    fmt, _ = kept_name(shard, cfg)
+    try:
+        source = pq.ParquetFile(shard.path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ShardError(f"not a readable Parquet file: {e}") from e
+    names = source.schema_arrow.names
+    top = cfg.text_field.split(".")[0]
+    use_tokens = top not in names and cfg.tokens_field in names
+    if not use_tokens and top not in names:
+        raise ShardError(
+            f"no text column {cfg.text_field!r} (nor token column {cfg.tokens_field!r}); "
+            f"columns: {', '.join(names)}"
+        )
+    if use_tokens and ctx.tokenizer is None:
+        raise ShardError(
+            f"column {cfg.tokens_field!r} holds token ids: pass --tokenizer tokenizer.json"
+        )
+    scores = _ScoresWriter(stage / "scores.parquet", ctx)
+    kept_out = _KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
+    rejects = _ParquetRejects(stage / "rejects.jsonl")
+    per_row = shard.size / max(source.metadata.num_rows, 1)
+    row = 0
+    try:
+        for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            bad: list[tuple[int, int]] = []
+            if use_tokens:
+                assert ctx.tokenizer is not None
+                texts, bad = ctx.tokenizer.decode_arrow(batch.column(cfg.tokens_field))
+            else:
+                texts = _column(batch, cfg.text_field)
+                if texts is None:
+                    raise ShardError(f"no text field {cfg.text_field!r}")
+                if not (
+                    pa.types.is_string(texts.type)
+                    or pa.types.is_large_string(texts.type)
+                    or pa.types.is_binary(texts.type)
+                    or pa.types.is_large_binary(texts.type)
+                    or pa.types.is_string_view(texts.type)
+                    or pa.types.is_binary_view(texts.type)
+                ):
+                    raise ShardError(f"text column {cfg.text_field!r} is {texts.type}, not a string")
+            judged = ctx.scanner._inner.judge_arrow(
+                texts,
+                first_row=row,
+                min_score=cfg.min_score,
+                require=list(cfg.require),
+                invalid_tokens=[i for i, _ in bad],
+            )
+            scores.write(judged)
+            tally.add(judged, ctx.min_hits)
+            decision = judged.column("decision")
+            kept_out.write(batch, texts, pa.compute.equal(decision, "kept"))
+            rejects.write(batch, judged, dict(bad), row)
+            row += batch.num_rows
+            progress(int(per_row * batch.num_rows), batch.num_rows)
+    finally:
+        scores.close()
+        files = kept_out.close()
+        rejects.close()
+    return files
+
+
+class _KeptRows:
+    """Kept rows of a Parquet shard: Parquet (input schema), JSONL, or LMFlow."""
+
+    def __init__(
+        self, fmt: str, kept_dir: Path, shard: Shard, cfg: FilterConfig, schema: pa.Schema
+    ) -> None:
+        self.fmt = fmt
+        self.files: list[Path] = []
+        self.parquet: pq.ParquetWriter | None = None
+        self.jsonl: Any = None
+        self.lmflow: _fastscan.LmflowWriter | None = None
+        if fmt == "parquet":
+            path = kept_dir / "part"
+            self.parquet = pq.ParquetWriter(path, schema, compression="zstd")
+            self.files.append(path)
+        elif fmt == "jsonl":
+            path = kept_dir / "part"
+            self.jsonl = _open_text_writer(path, cfg.output_compression or "none")
+            self.files.append(path)
+        else:
+            self.lmflow = _fastscan.LmflowWriter(
+                kept_dir, Path(shard.relative).name, cfg.lmflow_shard_mb << 20
+            )
+
+    def write(self, batch: pa.RecordBatch, texts: pa.Array, mask: pa.Array) -> None:
+        if self.parquet is not None:
+            self.parquet.write_batch(batch.filter(mask))
+        elif self.jsonl is not None:
+            for record in batch.filter(mask).to_pylist():
+                self.jsonl.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+                self.jsonl.write("\n")
+        elif self.lmflow is not None:
+            self.lmflow.write_arrow(texts.filter(mask))
+
+    def close(self) -> list[Path]:
+        if self.parquet is not None:
+            self.parquet.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
+        if self.lmflow is not None:
+            self.files.extend(Path(p) for p in self.lmflow.finish())
+        return self.files
+
+
+def _open_text_writer(path: Path, compression: str) -> Any:
+    if compression == "none":
+        return open(path, "w", encoding="utf-8")
+    return _ArrowText(path, compression)
+
+
+class _ArrowText:
+    """A text writer over a pyarrow gzip or zstd stream."""
+
+    def __init__(self, path: Path, compression: str) -> None:
+        self.stream = pa.CompressedOutputStream(str(path), compression)
+
+    def write(self, text: str) -> None:
+        self.stream.write(text.encode())
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
+class _ParquetRejects:
+    """Rejected Parquet rows: the row (as JSON), the reason, and the detail."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file: Any = None
+
+    def write(
+        self, batch: pa.RecordBatch, judged: pa.RecordBatch, bad: dict[int, int], first_row: int
+    ) -> None:
+        reasons = judged.column("reject_reason")
+        if reasons.null_count == len(reasons):
+            return
+        if self.file is None:
+            self.file = open(self.path, "w", encoding="utf-8")
+        for i, reason in enumerate(reasons.to_pylist()):
+            if reason is None:
+                continue
+            detail = (
+                f"token id {bad[i]} is not in the vocabulary"
+                if i in bad
+                else "the text cell is null"
+            )
+            record = batch.slice(i, 1).to_pylist()[0]
+            line = {"row": first_row + i, "reason": reason, "detail": detail, "record": record}
+            self.file.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _commit(shard: Shard, ctx: Context, stage: Path, kept_files: list[Path]) -> dict[str, Any]:
+    """Moves a finished shard's files into place; returns their paths relative to OUT."""
+    out = ctx.out
+    _, kept_rel = kept_name(shard, ctx.config)
+    moved: dict[str, Any] = {"kept": [], "scores": None, "rejects": None}
+    for f in kept_files:
+        if f.name == "part":
+            target = out / "kept" / kept_rel
+        else:  # LMFlow parts keep their own names, next to where the shard's file would be
+            target = out / "kept" / Path(kept_rel).parent / f.name
+        _move(f, target)
+        moved["kept"].append(target.relative_to(out).as_posix())
+    scores = out / "scores" / f"{shard.relative}.parquet"
+    _move(stage / "scores.parquet", scores)
+    moved["scores"] = scores.relative_to(out).as_posix()
+    rejects = out / "rejects" / f"{shard.relative}.jsonl"
+    if (stage / "rejects.jsonl").exists():
+        _move(stage / "rejects.jsonl", rejects)
+        moved["rejects"] = rejects.relative_to(out).as_posix()
+    elif rejects.exists():
+        rejects.unlink()
+    return moved
+
+
+def _move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
