@@ -8,8 +8,8 @@
 """
 
 from fastscan._fastscan import PackError, __version__
-from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
 from fastscan.filter import FilterConfig, filter_shards
+from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
 from fastscan.scanner import Scanner, resolve_threads
 
 __all__ = [

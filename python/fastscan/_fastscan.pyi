@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension `fastscan._fastscan` (use the `fastscan` package API)."""
 
+import os
 from typing import Any, Literal, final
 
 import pyarrow as pa
@@ -42,3 +43,61 @@ class Scanner:
     def threads(self) -> tuple[int, str]: ...
     @property
     def pattern_counts(self) -> bool: ...
+    def judge_arrow(
+        self,
+        array: Any,
+        *,
+        first_row: int = 0,
+        min_score: float = 0.0,
+        require: list[str] = ...,
+        invalid_tokens: list[int] = ...,
+    ) -> pa.RecordBatch:
+        """Scores and decides an Arrow text array; returns a scores batch."""
+
+@final
+class JsonlShard:
+    """A JSONL shard being filtered; yields one scores batch per block."""
+
+    def __new__(
+        cls,
+        scanner: Scanner,
+        path: str | os.PathLike[str],
+        *,
+        rejects_path: str | os.PathLike[str],
+        kept_path: str | os.PathLike[str] | None = None,
+        kept_compression: str = "none",
+        lmflow_dir: str | os.PathLike[str] | None = None,
+        lmflow_stem: str = "kept",
+        lmflow_max_bytes: int = ...,
+        text_field: str = "text",
+        min_score: float = 0.0,
+        require: list[str] = ...,
+        block_bytes: int = ...,
+        max_record_bytes: int = ...,
+    ) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> pa.RecordBatch: ...
+    @property
+    def consumed(self) -> int: ...
+    @property
+    def blank_lines(self) -> int: ...
+    def finish(self) -> dict[str, Any]:
+        """Completes the outputs: ``{"kept": [paths], "rejects": path or None}``."""
+
+@final
+class LmflowWriter:
+    """Writes texts into LMFlow text_only JSON files."""
+
+    def __new__(cls, dir: str | os.PathLike[str], stem: str, max_bytes: int) -> Self: ...
+    def write_arrow(self, array: Any) -> None: ...
+    def finish(self) -> list[str]: ...
+
+@final
+class Tokenizer:
+    """A GPT-2-style byte-level BPE vocabulary."""
+
+    def __new__(cls, json: str) -> Self: ...
+    @property
+    def vocab_size(self) -> int: ...
+    def decode_arrow(self, array: Any) -> tuple[pa.Array, list[tuple[int, int]]]:
+        """Decodes a list<int> array: (texts, [(row, bad id)])."""

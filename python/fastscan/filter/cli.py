@@ -16,7 +16,7 @@ EXIT_OK, EXIT_SHARD_FAILED, EXIT_USAGE = 0, 1, 2
 
 EXAMPLES = """\
 examples:
-  fastscan-filter shards/ -o out/                       # every .jsonl[.gz|.zst]/.parquet below shards/
+  fastscan-filter shards/ -o out/          # every .jsonl[.gz|.zst] / .parquet below shards/
   fastscan-filter 'cc/**/*.jsonl.zst' -o out/ --threads 16 --min-score 4
   fastscan-filter data.parquet -o out/ --require tool_call,schema
   fastscan-filter climblab/ -o out/ --tokenizer gpt2/tokenizer.json   # token-id Parquet
@@ -47,27 +47,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--config", metavar="TOML", help="a cascade.toml with the settings below")
     p.add_argument("--pack", help="built-in pack name or pack file (default tool-use)")
-    p.add_argument("--threads", type=int, help="threads (default: FASTSCAN_THREADS, "
-                   "OMP_NUM_THREADS, then the CPUs this process may use)")
-    p.add_argument("--min-score", type=float,
-                   help=f"keep documents scoring at least this (default {DEFAULT_MIN_SCORE})")
-    p.add_argument("--require", metavar="GROUP[,GROUP]",
-                   help="keep only documents that hit every one of these groups")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads (default: FASTSCAN_THREADS, "
+        "OMP_NUM_THREADS, then the CPUs this process may use)",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        help=f"keep documents scoring at least this (default {DEFAULT_MIN_SCORE})",
+    )
+    p.add_argument(
+        "--require",
+        metavar="GROUP[,GROUP]",
+        help="keep only documents that hit every one of these groups",
+    )
     p.add_argument("--text-field", help="JSONL key / Parquet column of the text (a.b for nested)")
     p.add_argument("--tokens-field", help="Parquet column of token ids (default tokens)")
-    p.add_argument("--tokenizer", metavar="PATH",
-                   help="tokenizer.json or vocab.json (GPT-2-style byte-level BPE) for token ids")
-    p.add_argument("--output-format", choices=["auto", "jsonl", "parquet", "lmflow"],
-                   help="kept records as the input's format (auto, default), jsonl, parquet or "
-                        "LMFlow text_only JSON")
-    p.add_argument("--output-compression", choices=["none", "gzip", "zstd"],
-                   help="compression of kept JSONL (default: as the input)")
+    p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="tokenizer.json or vocab.json (GPT-2-style byte-level BPE) for token ids",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=["auto", "jsonl", "parquet", "lmflow"],
+        help="kept records as the input's format (auto, default), jsonl, parquet or "
+        "LMFlow text_only JSON",
+    )
+    p.add_argument(
+        "--output-compression",
+        choices=["none", "gzip", "zstd"],
+        help="compression of kept JSONL (default: as the input)",
+    )
     p.add_argument("--lmflow-shard-mb", type=int, help="LMFlow file size (default 256)")
-    p.add_argument("--max-record-mb", type=int,
-                   help="longer JSONL lines are rejected as record_too_large (default 64)")
+    p.add_argument(
+        "--max-record-mb",
+        type=int,
+        help="longer JSONL lines are rejected as record_too_large (default 64)",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan and counts, write nothing")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over: remove fastscan's outputs in OUT first")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over: remove fastscan's outputs in OUT first",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     p.add_argument("--json", action="store_true", help="print the report as JSON at the end")
     return p
@@ -125,7 +150,8 @@ def _print_plan(report: dict[str, object]) -> None:
     shards = report["shards"]
     assert isinstance(shards, list)
     for s in shards:
-        print(f"  {s['status']:<10} {s['format'] or '?':<8} {s['input_bytes']:>14,}  {s['relative']}")
+        fmt = s["format"] or "?"
+        print(f"  {s['status']:<10} {fmt:<8} {s['input_bytes']:>14,}  {s['relative']}")
 
 
 if __name__ == "__main__":

@@ -115,9 +115,8 @@ class FilterConfig:
             for key, value in table.items():
                 if key not in keys[section]:
                     raise ConfigError(f"config {path}: unknown key {section}.{key}")
-                name = {"format": "output_format", "compression": "output_compression"}.get(
-                    key, key
-                )
+                renamed = {"format": "output_format", "compression": "output_compression"}
+                name = str(renamed.get(key, key))
                 values[name] = value
         for key in ("pack", "tokenizer"):
             value = values.get(key)

@@ -64,7 +64,8 @@ class Reporter:
             )
             self.progress.start()
         else:
-            self._log(f"{shards - done} shards to filter ({total_bytes:,} bytes), {threads} threads")
+            todo = shards - done
+            self._log(f"{todo} shards to filter ({total_bytes:,} bytes), {threads} threads")
 
     def _shards_text(self) -> str:
         return f"{self.finished}/{self.shards} shards"

@@ -18,11 +18,12 @@ def summary_text(report: dict[str, Any]) -> str:
     """A short readable summary of a report (what the CLI prints at the end)."""
     t = report["totals"]
     read = t["read"]["docs"] or 1
+    rule = report["keep_rule"]
+    require = f" and hits in {', '.join(rule['require'])}" if rule["require"] else ""
     lines = [
         f"fastscan-filter: {t['shards']} shards ({t['ok']} ok, {t['failed']} failed, "
         f"{t['resumed']} resumed), pack {report['pack']}, "
-        f"keep: score >= {report['keep_rule']['min_score']}"
-        + (f" and {', '.join(report['keep_rule']['require'])}" if report["keep_rule"]["require"] else ""),
+        f"keep: score >= {rule['min_score']}{require}",
         f"  read     {t['read']['docs']:>12,} docs  {_mb(t['read']['bytes']):>14}",
     ]
     for d in ("kept", "dropped", "rejected"):
@@ -36,9 +37,7 @@ def summary_text(report: dict[str, Any]) -> str:
     hits = ", ".join(f"{g} {t['group_hits'].get(g, 0):,}" for g in report["groups"])
     lines.append(f"  group hits: {hits}")
     if t["format_hits"]:
-        lines.append(
-            "  formats: " + ", ".join(f"{k} {v:,}" for k, v in t["format_hits"].items())
-        )
+        lines.append("  formats: " + ", ".join(f"{k} {v:,}" for k, v in t["format_hits"].items()))
     speed = t["mb_per_s"]
     lines.append(
         f"  {t['seconds']:.2f} s, {speed or 0:,.1f} MB/s of text "

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from fastscan import _fastscan, __version__
+from fastscan import __version__, _fastscan
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
@@ -226,10 +226,10 @@ def _dry_run(
         )
     pending = [r for r in rows if r["status"] == "pending"]
     by_format: dict[str, dict[str, int]] = {}
-    for r in rows:
-        slot = by_format.setdefault(str(r["format"]), {"shards": 0, "bytes": 0})
+    for s in shards:
+        slot = by_format.setdefault(str(s.format), {"shards": 0, "bytes": 0})
         slot["shards"] += 1
-        slot["bytes"] += r["input_bytes"]
+        slot["bytes"] += s.size
     return {
         "dry_run": True,
         "output": str(out),
@@ -239,13 +239,17 @@ def _dry_run(
             "pending": len(pending),
             "done": sum(r["status"] == "done" for r in rows),
             "unreadable": sum(r["status"] == "unreadable" for r in rows),
-            "input_bytes": sum(r["input_bytes"] for r in rows),
-            "pending_bytes": sum(r["input_bytes"] for r in pending),
+            "input_bytes": sum(s.size for s in shards),
+            "pending_bytes": sum(s.size for s in shards if not _is_done(rows, s)),
             "by_format": by_format,
         },
         "shards": rows,
         "ignored_files": ignored,
     }
+
+
+def _is_done(rows: list[dict[str, Any]], shard: Shard) -> bool:
+    return any(r["relative"] == shard.relative and r["status"] == "done" for r in rows)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

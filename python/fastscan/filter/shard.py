@@ -82,7 +82,8 @@ def kept_name(shard: Shard, config: FilterConfig) -> tuple[str, str]:
         if config.output_compression is None:
             return fmt, rel
         base = rel[: len(rel) - len(shard.suffix)]
-        plain = ".json" if shard.suffix.startswith(".json.") or shard.suffix == ".json" else ".jsonl"
+        is_json = shard.suffix.startswith(".json.") or shard.suffix == ".json"
+        plain = ".json" if is_json else ".jsonl"
         return fmt, base + plain + COMPRESSION_SUFFIX[config.output_compression]
     if fmt == shard.format:
         return fmt, rel
@@ -280,7 +281,9 @@ def _run_parquet(
                     or pa.types.is_string_view(texts.type)
                     or pa.types.is_binary_view(texts.type)
                 ):
-                    raise ShardError(f"text column {cfg.text_field!r} is {texts.type}, not a string")
+                    raise ShardError(
+                        f"text column {cfg.text_field!r} is {texts.type}, not a string"
+                    )
             judged = ctx.scanner._inner.judge_arrow(
                 texts,
                 first_row=row,
@@ -385,7 +388,7 @@ class _ParquetRejects:
         if reasons.null_count == len(reasons):
             return
         if self.file is None:
-            self.file = open(self.path, "w", encoding="utf-8")
+            self.file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
         for i, reason in enumerate(reasons.to_pylist()):
             if reason is None:
                 continue
