@@ -70,6 +70,12 @@ def filter_shards(
     except ValueError as e:
         raise UsageError(str(e)) from e
     out = Path(output)
+    groups = cfg.load_pack().group_names
+    unknown = [g for g in cfg.require if g not in groups]
+    if unknown:
+        raise UsageError(
+            f"required group(s) {', '.join(unknown)} not in the pack (groups: {', '.join(groups)})"
+        )
     fingerprint = cfg.fingerprint()
     if dry_run:
         return _dry_run(shards, ignored, out, cfg, fingerprint, overwrite)
