@@ -57,7 +57,9 @@ def read_decompressed(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def tree_bytes(root: Path, subdirs: tuple[str, ...] = ("kept", "scores", "rejects")) -> dict[str, bytes]:
+def tree_bytes(
+    root: Path, subdirs: tuple[str, ...] = ("kept", "scores", "rejects")
+) -> dict[str, bytes]:
     """Every output file under `subdirs` of a run, by relative path."""
     out = {}
     for sub in subdirs:

@@ -9,6 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+import fastscan
+from fastscan.filter import FilterConfig, UsageError
 from shards import (
     encode,
     jsonl_bytes,
@@ -19,9 +22,6 @@ from shards import (
     write_jsonl,
     write_parquet,
 )
-
-import fastscan
-from fastscan.filter import FilterConfig, UsageError
 
 
 def check_accounting(report: dict[str, Any]) -> None:
@@ -89,14 +89,17 @@ def test_scores_have_one_row_per_record(corpus: Path, tmp_path: Path) -> None:
         scores.column("offset").to_pylist(), scores.column("length").to_pylist(), strict=True
     ):
         line = data[offset : offset + length]
-        assert line.endswith(b"\n") and b"\n" not in line[:-1]
+        assert line.endswith(b"\n")
+        assert b"\n" not in line[:-1]
         json.loads(line)
     direct = fastscan.Scanner().scan([r["text"] for r in sample_records()])
     assert scores.column("score").to_pylist() == direct.column("score").to_pylist()
     for g in fastscan.Scanner().group_names:
         assert scores.column(g).to_pylist() == direct.column(g).to_pylist()
     decision = scores.column("decision").to_pylist()
-    assert decision == ["kept" if s >= 2.0 else "dropped" for s in direct.column("score").to_pylist()]
+    assert decision == [
+        "kept" if s >= 2.0 else "dropped" for s in direct.column("score").to_pylist()
+    ]
     parquet_scores = pq.read_table(out / "scores/d.parquet.parquet")
     assert parquet_scores.column("offset").null_count == 16
     assert parquet_scores.column("score").to_pylist() == direct.column("score").to_pylist()
@@ -110,8 +113,11 @@ def test_report_files(corpus: Path, tmp_path: Path) -> None:
     assert on_disk["totals"]["group_hits"]["tool_call"] > 0
     assert sum(on_disk["totals"]["score_histogram"]["counts"]) == 64
     page = (out / "report.html").read_text()
-    assert page.startswith("<!doctype html>") and "<svg" in page
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert page.startswith("<!doctype html>")
+    assert "<svg" in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script" not in page
     for name in ("kept", "dropped", "tool_call", "hermes", "score histogram"):
         assert name in page
 
@@ -123,7 +129,9 @@ def test_keep_rule_require_and_min_score(corpus: Path, tmp_path: Path) -> None:
     direct = fastscan.Scanner().scan([r["text"] for r in sample_records()])
     want = sum(
         1
-        for s, c in zip(direct.column("score").to_pylist(), direct.column("schema").to_pylist(), strict=True)
+        for s, c in zip(
+            direct.column("score").to_pylist(), direct.column("schema").to_pylist(), strict=True
+        )
         if s >= 2.0 and c >= 1
     )
     assert r["totals"]["kept"]["docs"] == want
@@ -150,7 +158,10 @@ def test_lmflow_output(corpus: Path, tmp_path: Path) -> None:
         r["text"]
         for r, s in zip(
             sample_records(),
-            fastscan.Scanner().scan([r["text"] for r in sample_records()]).column("score").to_pylist(),
+            fastscan.Scanner()
+            .scan([r["text"] for r in sample_records()])
+            .column("score")
+            .to_pylist(),
             strict=True,
         )
         if s >= 2.0
@@ -167,7 +178,9 @@ def test_jsonl_to_parquet_output(corpus: Path, tmp_path: Path) -> None:
     fastscan.filter_shards(corpus / "a.jsonl", out, output_format="parquet")
     table = pq.read_table(out / "kept/a.jsonl.parquet")
     assert table.column_names == ["id", "text"]
-    assert table.num_rows == len(expected_kept_lines((corpus / "a.jsonl").read_bytes()).splitlines())
+    assert table.num_rows == len(
+        expected_kept_lines((corpus / "a.jsonl").read_bytes()).splitlines()
+    )
 
 
 def test_nested_text_field(tmp_path: Path) -> None:
@@ -176,7 +189,8 @@ def test_nested_text_field(tmp_path: Path) -> None:
     write_parquet(tmp_path / "in/n.parquet", records)
     report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out", text_field="meta.body")
     kept = [e["kept"]["docs"] for e in report["shards"]]
-    assert kept[0] == kept[1] > 0 and report["totals"]["rejected"]["docs"] == 0
+    assert kept[0] == kept[1] > 0
+    assert report["totals"]["rejected"]["docs"] == 0
 
 
 def test_token_id_parquet(tmp_path: Path) -> None:
@@ -185,8 +199,8 @@ def test_token_id_parquet(tmp_path: Path) -> None:
     tokenizer, vocab = small_vocab(words)
     tok_path = tmp_path / "tokenizer.json"
     tok_path.write_text(json.dumps(tokenizer))
-    ids = [encode(t, vocab) + [vocab["<|endoftext|>"]] for t in texts]
-    assert sum(len(i) for i in ids) < sum(len(t.encode()) for t in texts)  # real merges used
+    ids: list[list[int] | None] = [[*encode(t, vocab), vocab["<|endoftext|>"]] for t in texts]
+    assert sum(len(i or []) for i in ids) < sum(len(t.encode()) for t in texts)  # real merges used
     ids.append([5, 10**6])  # an id outside the vocabulary
     ids.append(None)
     table = pa.table({"tokens": pa.array(ids, pa.list_(pa.int32())), "n": range(len(ids))})
@@ -203,7 +217,9 @@ def test_token_id_parquet(tmp_path: Path) -> None:
     assert t["kept"]["docs"] == want_kept
     scores = pq.read_table(tmp_path / "out/scores/in.parquet.parquet")
     assert scores.column("score").to_pylist()[:16] == direct.column("score").to_pylist()
-    rejects = [json.loads(x) for x in (tmp_path / "out/rejects/in.parquet.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(x) for x in (tmp_path / "out/rejects/in.parquet.jsonl").read_text().splitlines()
+    ]
     assert [(r["row"], r["reason"]) for r in rejects] == [(16, "invalid_tokens"), (17, "null_text")]
     assert "1000000" in rejects[0]["detail"]
     # Without a tokenizer the shard fails with a clear error, and the run says so.
@@ -245,7 +261,11 @@ def test_many_blocks_and_threads_agree(tmp_path: Path) -> None:
         check_accounting(report)
         assert report["totals"]["read"]["docs"] == 3000
         outs.append(
-            (read_decompressed(out / "kept/big.jsonl.zst"), pq.read_table(out / "scores/big.jsonl.zst.parquet"))
+            (
+                read_decompressed(out / "kept/big.jsonl.zst"),
+                pq.read_table(out / "scores/big.jsonl.zst.parquet"),
+            )
         )
     assert outs[0][0] == outs[1][0] == outs[2][0] == expected_kept_lines(data)
-    assert outs[0][1].equals(outs[1][1]) and outs[1][1].equals(outs[2][1])
+    assert outs[0][1].equals(outs[1][1])
+    assert outs[1][1].equals(outs[2][1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _shard(path: Path, relative: Path) -> Shard:
     return Shard(path=path, relative=relative.as_posix(), format=format_of(path), size=size)
 
 
-def plan(inputs: list[str | os.PathLike[str]]) -> tuple[list[Shard], list[str]]:
+def plan(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Shard], list[str]]:
     """The shards to read, sorted by relative path, and the files a directory walk ignored.
 
     A file named directly (or matched by a glob) is always a shard, even with an unknown
@@ -117,4 +118,5 @@ def plan(inputs: list[str | os.PathLike[str]]) -> tuple[list[Shard], list[str]]:
             raise PlanError(f"input not found: {text}")
     if not shards:
         raise PlanError("no shards to read (no .jsonl[.gz|.zst], .json or .parquet files)")
-    return [shards[k] for k in sorted(shards)], ignored
+    named = {str(s.path) for s in shards.values()}
+    return [shards[k] for k in sorted(shards)], [i for i in ignored if i not in named]

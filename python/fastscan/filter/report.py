@@ -11,7 +11,10 @@ from typing import Any
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,} B"
 
 
 def summary_text(report: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ class UsageError(ValueError):
 
 
 def filter_shards(
-    inputs: list[str | os.PathLike[str]] | str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
     config: FilterConfig | str | os.PathLike[str] | None = None,
