@@ -96,6 +96,15 @@ def write_shards(texts: list[str], root: Path, fmt: str, shards: int) -> Path:
     return target
 
 
+# Runs a command and reports its peak RSS and CPU time on stderr. The launcher is exec'ed fresh,
+# so its child's peak RSS is the command's own, not inherited from this (large) process.
+LAUNCHER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print('RUSAGE', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(r.returncode)"
+)
+
+
 def run_filter(
     shards: Path, out: Path, threads: int
 ) -> tuple[dict[str, object], float, float, int]:
@@ -103,15 +112,12 @@ def run_filter(
     cmd = [sys.executable, "-m", "fastscan.filter.cli", str(shards), "-o", str(out)]
     cmd += ["--threads", str(threads), "--overwrite", "--json", "-q"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"fastscan-filter failed ({proc.returncode}): {' '.join(cmd)}")
-    return json.loads(stdout), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+        raise SystemExit(f"fastscan-filter failed ({proc.returncode}): {proc.stderr}")
+    _, maxrss, cpu = proc.stderr.strip().splitlines()[-1].split()
+    return json.loads(proc.stdout), wall, float(cpu), int(maxrss) * 1024
 
 
 def end_to_end(texts: list[str], a: argparse.Namespace) -> None:
