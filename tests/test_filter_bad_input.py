@@ -134,3 +134,16 @@ def test_a_100_mb_line_is_rejected_not_loaded(tmp_path: Path) -> None:
         tmp_path / "in", tmp_path / "out2", max_record_mb=128, min_score=0.0
     )
     assert report["totals"]["kept"]["docs"] == 3
+
+
+def test_a_parquet_text_column_that_is_not_text_fails_the_shard(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"text": [1, 2, 3]}), tmp_path / "in/ints.parquet")
+    report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out")
+    (entry,) = report["shards"]
+    assert entry["status"] == "failed"
+    assert "text column 'text'" in entry["error"]
+    assert "int64" in entry["error"].lower()

@@ -28,10 +28,11 @@ override the file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,6 @@ class FilterConfig:
     lmflow_shard_mb: int = 256
     block_mb: int = 8
     max_record_mb: int = 64
-    _pack_cache: list[PatternPack] = field(
-        default_factory=list, compare=False, repr=False, hash=False
-    )
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_FORMATS:
@@ -134,18 +132,18 @@ class FilterConfig:
         given = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, **given)
 
+    @functools.cached_property
+    def _pack(self) -> PatternPack:
+        return PatternPack.load(self.pack)
+
     def load_pack(self) -> PatternPack:
-        """The pack, loaded once."""
-        if not self._pack_cache:
-            self._pack_cache.append(PatternPack.load(self.pack))
-        return self._pack_cache[0]
+        """The pack, loaded once per config."""
+        return self._pack
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the outputs: a rerun into the same directory must match it."""
         settings = {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if not f.name.startswith("_") and f.name not in ("block_mb",)
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "block_mb"
         }
         settings["require"] = list(self.require)
         pack = self.load_pack()

@@ -247,16 +247,14 @@ def _dry_run(
             "done": sum(r["status"] == "done" for r in rows),
             "unreadable": sum(r["status"] == "unreadable" for r in rows),
             "input_bytes": sum(s.size for s in shards),
-            "pending_bytes": sum(s.size for s in shards if not _is_done(rows, s)),
+            "pending_bytes": sum(
+                s.size for s, r in zip(shards, rows, strict=True) if r["status"] == "pending"
+            ),
             "by_format": by_format,
         },
         "shards": rows,
         "ignored_files": ignored,
     }
-
-
-def _is_done(rows: list[dict[str, Any]], shard: Shard) -> bool:
-    return any(r["relative"] == shard.relative and r["status"] == "done" for r in rows)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
@@ -273,28 +274,20 @@ def _run_parquet(
                 texts = _column(batch, cfg.text_field)
                 if texts is None:
                     raise ShardError(f"no text field {cfg.text_field!r}")
-                if not (
-                    pa.types.is_string(texts.type)
-                    or pa.types.is_large_string(texts.type)
-                    or pa.types.is_binary(texts.type)
-                    or pa.types.is_large_binary(texts.type)
-                    or pa.types.is_string_view(texts.type)
-                    or pa.types.is_binary_view(texts.type)
-                ):
-                    raise ShardError(
-                        f"text column {cfg.text_field!r} is {texts.type}, not a string"
-                    )
-            judged = ctx.scanner._inner.judge_arrow(
-                texts,
-                first_row=row,
-                min_score=cfg.min_score,
-                require=list(cfg.require),
-                invalid_tokens=[i for i, _ in bad],
-            )
+            try:
+                judged = ctx.scanner._inner.judge_arrow(
+                    texts,
+                    first_row=row,
+                    min_score=cfg.min_score,
+                    require=list(cfg.require),
+                    invalid_tokens=[i for i, _ in bad],
+                )
+            except TypeError as e:  # the core names the six string/binary types it reads
+                raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
             scores.write(judged)
             tally.add(judged, ctx.min_hits)
             decision = judged.column("decision")
-            kept_out.write(batch, texts, pa.compute.equal(decision, "kept"))
+            kept_out.write(batch, texts, pc.equal(decision, "kept"))
             rejects.write(batch, judged, dict(bad), row)
             row += batch.num_rows
             progress(int(per_row * batch.num_rows), batch.num_rows)

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     ArrowPrimitiveType, Int16Type, Int32Type, Int64Type, UInt16Type, UInt32Type, UInt64Type,
@@ -37,27 +38,28 @@ where
     let offsets = list.value_offsets();
     let mut bad = Vec::new();
     let mut bytes = Vec::new();
-    let texts: StringArray = (0..list.len())
-        .map(|i| {
-            if list.is_null(i) {
-                return None;
+    let mut texts = StringBuilder::with_capacity(list.len(), values.len() * 4);
+    for i in 0..list.len() {
+        if list.is_null(i) {
+            texts.append_null();
+            continue;
+        }
+        let ids = &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        bytes.clear();
+        // Ids beyond i64 (a u64 column) are unknown ids all the same.
+        let ids = ids
+            .iter()
+            .map(|&v| i64::try_from(v.into()).unwrap_or(i64::MAX));
+        match decoder.decode_into(ids, &mut bytes) {
+            // Borrowed (no copy) unless a cut character needs U+FFFD.
+            Ok(()) => texts.append_value(String::from_utf8_lossy(&bytes)),
+            Err(id) => {
+                bad.push((i, id));
+                texts.append_null();
             }
-            let ids = &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-            bytes.clear();
-            // Ids beyond i64 (a u64 column) are unknown ids all the same.
-            let ids = ids
-                .iter()
-                .map(|&v| i64::try_from(v.into()).unwrap_or(i64::MAX));
-            match decoder.decode_into(ids, &mut bytes) {
-                Ok(()) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-                Err(id) => {
-                    bad.push((i, id));
-                    None
-                }
-            }
-        })
-        .collect();
-    (texts, bad)
+        }
+    }
+    (texts.finish(), bad)
 }
 
 fn decode_any<O: OffsetSizeTrait>(

@@ -22,6 +22,8 @@ pub struct LmflowWriter {
     max_bytes: u64,
     open: Option<Open>,
     files: Vec<PathBuf>,
+    /// One instance, serialized (reused: no allocation per text).
+    item: Vec<u8>,
 }
 
 impl LmflowWriter {
@@ -34,6 +36,7 @@ impl LmflowWriter {
             max_bytes: max_bytes.max(1),
             open: None,
             files: Vec::new(),
+            item: Vec::new(),
         }
     }
 
@@ -62,12 +65,13 @@ impl LmflowWriter {
         let Some(open) = self.open.as_mut() else {
             unreachable!("opened above")
         };
-        let mut item = Vec::with_capacity(text.len() + 16);
+        let item = &mut self.item;
+        item.clear();
         item.extend_from_slice(if open.instances == 0 { b"\n" } else { b",\n" });
         item.extend_from_slice(b"{\"text\": ");
-        serde_json::to_writer(&mut item, text)?;
+        serde_json::to_writer(&mut *item, text)?;
         item.push(b'}');
-        open.out.write_all(&item)?;
+        open.out.write_all(item)?;
         open.bytes += item.len() as u64;
         open.instances += 1;
         Ok(())

@@ -232,32 +232,23 @@ mod tests {
 
     #[test]
     fn classifies_problems() {
-        assert_eq!(
-            get(r#"{"text": "a"#, "text"),
-            Err(RejectReason::InvalidJson)
-        );
-        assert_eq!(
-            get(r#"{"text": "a"} x"#, "text"),
-            Err(RejectReason::InvalidJson)
-        );
-        assert_eq!(
-            get(r#"{"body": "a"}"#, "text"),
-            Err(RejectReason::MissingField)
-        );
-        assert_eq!(get(r#"["text"]"#, "text"), Err(RejectReason::MissingField));
-        assert_eq!(get(r#"{"text": 3}"#, "text"), Err(RejectReason::NotAString));
-        assert_eq!(
-            get(r#"{"text": null}"#, "text"),
-            Err(RejectReason::NotAString)
-        );
-        assert_eq!(
-            get(r#"{"text": {"a": 1}}"#, "text"),
-            Err(RejectReason::NotAString)
-        );
-        assert_eq!(
-            get(r#"{"meta": "flat"}"#, "meta.body"),
-            Err(RejectReason::MissingField)
-        );
+        let cases = [
+            (r#"{"text": "a"#, "text", RejectReason::InvalidJson),
+            (r#"{"text": "a"} x"#, "text", RejectReason::InvalidJson),
+            (r#"{"body": "a"}"#, "text", RejectReason::MissingField),
+            (r#"["text"]"#, "text", RejectReason::MissingField),
+            (r#"{"text": 3}"#, "text", RejectReason::NotAString),
+            (r#"{"text": null}"#, "text", RejectReason::NotAString),
+            (r#"{"text": {"a": 1}}"#, "text", RejectReason::NotAString),
+            (
+                r#"{"meta": "flat"}"#,
+                "meta.body",
+                RejectReason::MissingField,
+            ),
+        ];
+        for (line, path, reason) in cases {
+            assert_eq!(get(line, path), Err(reason), "{line}");
+        }
         let bad = b"{\"text\": \"\xff\"}";
         assert_eq!(
             extract_text(bad, &FieldPath::parse("text").unwrap()).map_err(|e| e.reason),
