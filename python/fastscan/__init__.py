@@ -8,11 +8,13 @@
 """
 
 from fastscan._fastscan import PackError, __version__
+from fastscan.batches import BatchScorer, score_batches, score_batches_fn
 from fastscan.filter import FilterConfig, filter_shards
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
 from fastscan.scanner import Scanner, resolve_threads
 
 __all__ = [
+    "BatchScorer",
     "FilterConfig",
     "FormatInfo",
     "GroupInfo",
@@ -24,4 +26,6 @@ __all__ = [
     "builtin_packs",
     "filter_shards",
     "resolve_threads",
+    "score_batches",
+    "score_batches_fn",
 ]

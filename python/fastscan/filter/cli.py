@@ -22,6 +22,7 @@ examples:
   fastscan-filter climblab/ -o out/ --tokenizer gpt2/tokenizer.json   # token-id Parquet
   fastscan-filter shards/ -o out/ --output-format lmflow              # LMFlow text_only JSON
   fastscan-filter shards/ -o out/ --config cascade.toml --dry-run
+  fastscan-filter /nfs/climblab/ -o /nfs/out/ --ray auto     # one Ray task per shard
 
 outputs (OUT/):
   kept/<relative path>            kept records: JSONL lines byte-identical to the input, or
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         help="threads (default: FASTSCAN_THREADS, "
-        "OMP_NUM_THREADS, then the CPUs this process may use)",
+        "OMP_NUM_THREADS, then the CPUs this process may use); with --ray, the CPUs "
+        "(and threads) of each shard task (default 1)",
     )
     p.add_argument(
         "--min-score",
@@ -87,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="longer JSONL lines are rejected as record_too_large (default 64)",
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run each shard as a Ray task on the cluster at ADDRESS (auto, host:6379, "
+        "ray://host:10001; none: RAY_ADDRESS or a new local Ray); inputs and OUT must be "
+        "on storage every node mounts at the same path",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan and counts, write nothing")
     p.add_argument(
         "--overwrite",
@@ -115,15 +126,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             lmflow_shard_mb=args.lmflow_shard_mb,
             max_record_mb=args.max_record_mb,
         )
-        report = filter_shards(
-            args.inputs,
-            args.output,
-            config=cfg,
-            threads=args.threads,
-            overwrite=args.overwrite,
-            dry_run=args.dry_run,
-            reporter=Reporter(quiet=args.quiet),
-        )
+        reporter = Reporter(quiet=args.quiet)
+        if args.ray is None:
+            report = filter_shards(
+                args.inputs,
+                args.output,
+                config=cfg,
+                threads=args.threads,
+                overwrite=args.overwrite,
+                dry_run=args.dry_run,
+                reporter=reporter,
+            )
+        else:
+            from fastscan.ray import filter_shards as ray_filter_shards
+
+            report = ray_filter_shards(
+                args.inputs,
+                args.output,
+                config=cfg,
+                address=args.ray or None,
+                cpus_per_task=args.threads or 1,
+                overwrite=args.overwrite,
+                dry_run=args.dry_run,
+                reporter=reporter,
+            )
     except (UsageError, ConfigError, ValueError) as e:
         print(f"fastscan-filter: error: {e}", file=sys.stderr)
         return EXIT_USAGE

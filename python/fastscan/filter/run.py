@@ -1,4 +1,9 @@
-"""`filter_shards`: plan, resume, run every shard (in parallel), write the report."""
+"""`filter_shards`: plan, resume, run every shard (in parallel), write the report.
+
+`Run` holds what every executor shares (the plan, resume, the output directory, the report);
+`filter_shards` runs the pending shards on local threads, `fastscan.ray.filter_shards` runs
+them as Ray tasks.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,15 @@ from fastscan.filter.config import FilterConfig
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
-from fastscan.filter.shard import Context, ShardError, marker_path, run_shard, shard_entry
+from fastscan.filter.shard import Context, attempt_shard, marker_path
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner
 
 # What a run owns inside OUT: removed by --overwrite, nothing else is touched.
 OWNED = ("kept", "scores", "rejects", "_done", "_tmp", "run.json", "report.json", "report.html")
+
+Inputs = Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
+ConfigSpec = FilterConfig | str | os.PathLike[str] | None
 
 
 class UsageError(ValueError):
@@ -30,10 +38,10 @@ class UsageError(ValueError):
 
 
 def filter_shards(
-    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    inputs: Inputs,
     output: str | os.PathLike[str],
     *,
-    config: FilterConfig | str | os.PathLike[str] | None = None,
+    config: ConfigSpec = None,
     threads: int | None = None,
     overwrite: bool = False,
     dry_run: bool = False,
@@ -56,81 +64,130 @@ def filter_shards(
     ``read == kept + dropped + rejected`` (documents and bytes). A shard that fails is
     reported with its error and leaves no outputs; the others finish.
     """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if isinstance(config, FilterConfig):
-        cfg = config
-    elif config is None:
-        cfg = FilterConfig()
-    else:
-        cfg = FilterConfig.from_toml(config)
-    cfg = cfg.with_overrides(**settings)
-    reporter = reporter or Reporter(quiet=True)
-    try:
-        shards, ignored = plan(list(inputs))
-    except ValueError as e:
-        raise UsageError(str(e)) from e
-    out = Path(output)
-    groups = cfg.load_pack().group_names
-    unknown = [g for g in cfg.require if g not in groups]
-    if unknown:
-        raise UsageError(
-            f"required group(s) {', '.join(unknown)} not in the pack (groups: {', '.join(groups)})"
-        )
-    fingerprint = cfg.fingerprint()
+    run = Run.open(inputs, output, config, settings)
     if dry_run:
-        return _dry_run(shards, ignored, out, cfg, fingerprint, overwrite)
-    _prepare(out, fingerprint, overwrite)
-    scanner = Scanner(cfg.load_pack(), threads)
-    tokenizer = (
-        _fastscan.Tokenizer(Path(cfg.tokenizer).read_text(encoding="utf-8"))
-        if cfg.tokenizer
-        else None
+        return run.dry_run(overwrite)
+    run.prepare(overwrite)
+    scanner = Scanner(run.config.load_pack(), threads)
+    ctx = Context(
+        config=run.config, scanner=scanner, out=run.out, tokenizer=load_tokenizer(run.config)
     )
-    ctx = Context(config=cfg, scanner=scanner, out=out, tokenizer=tokenizer)
-    started = time.perf_counter()
-    entries: dict[str, dict[str, Any]] = {}
-    pending: list[Shard] = []
-    for shard in shards:
-        done = _load_marker(out, shard)
-        if done is not None:
-            done["resumed"] = True
-            entries[shard.relative] = done
-        else:
-            pending.append(shard)
-    reporter.start(
-        total_bytes=sum(s.size for s in pending),
-        shards=len(shards),
-        done=len(shards) - len(pending),
-        threads=scanner.threads,
-    )
-    lock = threading.Lock()
+    reporter = reporter or Reporter(quiet=True)
+    run.start(reporter, scanner.threads)
 
     def one(shard: Shard) -> None:
-        began = time.perf_counter()
-        try:
-            entry = run_shard(shard, ctx, reporter.advance)
-        except (ShardError, OSError, ValueError) as e:
-            entry = shard_entry(shard, Tally(), time.perf_counter() - began)
-            entry.update(status="failed", error=str(e), outputs=None)
-        with lock:
-            entries[shard.relative] = entry
-        reporter.shard_done(entry)
+        run.record(attempt_shard(shard, ctx, reporter.advance), reporter)
 
-    workers = max(1, min(scanner.threads, len(pending)))
+    workers = max(1, min(scanner.threads, len(run.pending)))
     if workers == 1:
-        for shard in pending:
+        for shard in run.pending:
             one(shard)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastscan-shard") as pool:
-            list(pool.map(one, pending))
-    elapsed = time.perf_counter() - started
-    shutil.rmtree(out / "_tmp", ignore_errors=True)
-    report = _report([entries[s.relative] for s in shards], ignored, cfg, scanner, elapsed)
-    _write_json(out / "report.json", report)
-    write_html(out / "report.html", report)
-    reporter.finish(report)
-    return report
+            list(pool.map(one, run.pending))
+    return run.finish(reporter, threads=scanner.threads, executor={"kind": "local"})
+
+
+def load_tokenizer(cfg: FilterConfig) -> _fastscan.Tokenizer | None:
+    """The config's token-id vocabulary, when it names one."""
+    if not cfg.tokenizer:
+        return None
+    return _fastscan.Tokenizer(Path(cfg.tokenizer).read_text(encoding="utf-8"))
+
+
+class Run:
+    """One run over an output directory: the plan, resume, per-shard entries, the report.
+
+    Build with `open`; then `prepare` (or `dry_run`), `start`, `record` each finished shard
+    (from any thread), and `finish`.
+    """
+
+    def __init__(
+        self, config: FilterConfig, out: Path, shards: list[Shard], ignored: list[str]
+    ) -> None:
+        self.config = config
+        self.out = out
+        self.shards = shards
+        self.ignored = ignored
+        self.fingerprint = config.fingerprint()
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.pending: list[Shard] = []
+        self.started = 0.0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        inputs: Inputs,
+        output: str | os.PathLike[str],
+        config: ConfigSpec,
+        settings: dict[str, Any],
+    ) -> Run:
+        """Resolves the config and plans the shards; raises `UsageError` when it cannot."""
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        if isinstance(config, FilterConfig):
+            cfg = config
+        elif config is None:
+            cfg = FilterConfig()
+        else:
+            cfg = FilterConfig.from_toml(config)
+        cfg = cfg.with_overrides(**settings)
+        try:
+            shards, ignored = plan(list(inputs))
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+        groups = cfg.load_pack().group_names
+        unknown = [g for g in cfg.require if g not in groups]
+        if unknown:
+            raise UsageError(
+                f"required group(s) {', '.join(unknown)} not in the pack "
+                f"(groups: {', '.join(groups)})"
+            )
+        return cls(cfg, Path(output), shards, ignored)
+
+    def prepare(self, overwrite: bool) -> None:
+        """Readies OUT (checking or writing run.json) and sorts shards into done / pending."""
+        _prepare(self.out, self.fingerprint, overwrite)
+        for shard in self.shards:
+            done = _load_marker(self.out, shard)
+            if done is not None:
+                done["resumed"] = True
+                self.entries[shard.relative] = done
+            else:
+                self.pending.append(shard)
+
+    def start(self, reporter: Reporter, threads: int) -> None:
+        self.started = time.perf_counter()
+        reporter.start(
+            total_bytes=sum(s.size for s in self.pending),
+            shards=len(self.shards),
+            done=len(self.shards) - len(self.pending),
+            threads=threads,
+        )
+
+    def record(self, entry: dict[str, Any], reporter: Reporter) -> None:
+        """A finished (or failed) shard's entry."""
+        with self.lock:
+            self.entries[entry["relative"]] = entry
+        reporter.shard_done(entry)
+
+    def finish(self, reporter: Reporter, threads: int, executor: dict[str, Any]) -> dict[str, Any]:
+        """Writes report.json and report.html; returns the report."""
+        elapsed = time.perf_counter() - self.started
+        shutil.rmtree(self.out / "_tmp", ignore_errors=True)
+        entries = [self.entries[s.relative] for s in self.shards]
+        report = _report(entries, self.ignored, self.config, threads, elapsed)
+        report["executor"] = executor
+        _write_json(self.out / "report.json", report)
+        write_html(self.out / "report.html", report)
+        reporter.finish(report)
+        return report
+
+    def dry_run(self, overwrite: bool) -> dict[str, Any]:
+        return _dry_run(
+            self.shards, self.ignored, self.out, self.config, self.fingerprint, overwrite
+        )
 
 
 def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
@@ -176,13 +233,14 @@ def _report(
     entries: list[dict[str, Any]],
     ignored: list[str],
     cfg: FilterConfig,
-    scanner: Scanner,
+    threads: int,
     elapsed: float,
 ) -> dict[str, Any]:
     total = Tally()
     for e in entries:
         if e["status"] == "ok":
             total.merge(Tally.from_dict(e))
+    pack = cfg.load_pack()
     totals: dict[str, Any] = {
         "shards": len(entries),
         "ok": sum(e["status"] == "ok" for e in entries),
@@ -195,16 +253,14 @@ def _report(
     fresh_mb = sum(e["read"]["bytes"] for e in fresh) / 1e6
     totals["seconds"] = round(elapsed, 6)
     totals["mb_per_s"] = round(fresh_mb / elapsed, 3) if elapsed > 0 else None
-    totals["mb_per_s_per_thread"] = (
-        round(fresh_mb / elapsed / scanner.threads, 3) if elapsed > 0 else None
-    )
+    totals["mb_per_s_per_thread"] = round(fresh_mb / elapsed / threads, 3) if elapsed > 0 else None
     return {
         "fastscan_version": __version__,
-        "pack": scanner.pack.name,
-        "groups": scanner.group_names,
-        "formats": scanner.pack.format_names,
+        "pack": pack.name,
+        "groups": pack.group_names,
+        "formats": pack.format_names,
         "keep_rule": {"min_score": cfg.min_score, "require": list(cfg.require)},
-        "threads": scanner.threads,
+        "threads": threads,
         "totals": totals,
         "shards": entries,
         "ignored_files": ignored,

@@ -124,6 +124,22 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def attempt_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
+    """`run_shard`, with a failure turned into the shard's entry (status ``failed``)."""
+    began = time.perf_counter()
+    try:
+        return run_shard(shard, ctx, progress)
+    except (ShardError, OSError, ValueError) as e:
+        return failed_entry(shard, str(e), time.perf_counter() - began)
+
+
+def failed_entry(shard: Shard, error: str, seconds: float) -> dict[str, Any]:
+    """The entry of a shard that failed: no outputs, zero counts, the error."""
+    entry = shard_entry(shard, Tally(), seconds)
+    entry.update(status="failed", error=error, outputs=None)
+    return entry
+
+
 def shard_entry(shard: Shard, tally: Tally, seconds: float) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "path": str(shard.path),
@@ -223,7 +239,7 @@ class _ScoresWriter:
         self.writer.close()
 
 
-def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
+def column_at(batch: pa.RecordBatch, name: str) -> pa.Array | None:
     """Column `name` of a batch; dots reach into struct columns (``meta.body``)."""
     if name in batch.schema.names:
         return batch.column(name)
@@ -271,7 +287,7 @@ def _run_parquet(
                 assert ctx.tokenizer is not None
                 texts, bad = ctx.tokenizer.decode_arrow(batch.column(cfg.tokens_field))
             else:
-                texts = _column(batch, cfg.text_field)
+                texts = column_at(batch, cfg.text_field)
                 if texts is None:
                     raise ShardError(f"no text field {cfg.text_field!r}")
             try:

@@ -1,0 +1,192 @@
+"""`BatchScorer`: fastscan's score columns appended to Arrow batches, for dataframe engines.
+
+Built once per worker (a Ray Data actor, a Spark Python worker) and called on every batch::
+
+    ds.map_batches(fastscan.BatchScorer, fn_constructor_kwargs={"min_score": 3},
+                   batch_format="pyarrow", concurrency=4)
+    df.mapInArrow(fastscan.score_batches_fn(min_score=3), schema)
+
+Every output batch, empty ones included, has the schema `output_schema` gives: the input's
+columns, then ``score``, one count column per pack group, ``formats``, ``decision`` and
+``reject_reason`` (the columns and decisions of ``fastscan-filter``'s scores files).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fastscan.filter.config import FilterConfig
+from fastscan.filter.run import ConfigSpec, load_tokenizer
+from fastscan.filter.shard import column_at
+from fastscan.scanner import Scanner
+
+# Columns of a scores batch that only make sense for a shard file (row number, byte range).
+_POSITION_COLUMNS = ("row", "offset", "length")
+
+
+class BatchScorer:
+    """Scores the text (or token-id) column of Arrow batches with a filter config's keep rule.
+
+    Args:
+        config: a `FilterConfig`, a ``cascade.toml`` path, or ``None`` for the defaults.
+        threads: threads per call. ``None`` resolves ``FASTSCAN_THREADS``, then
+            ``OMP_NUM_THREADS`` (Ray and Spark set it to the worker's CPUs), then the CPUs
+            this process may use.
+        drop_rejected: leave out rows whose text could not be read (null, unknown token id).
+        kept_only: leave out every row the keep rule does not keep.
+        prefix: put before every appended column name (for inputs that already have one).
+        **settings: `FilterConfig` fields overriding the config (``min_score=3``, ...).
+
+    Calling it with a ``pyarrow.RecordBatch`` returns a RecordBatch, with a ``pyarrow.Table``
+    a Table. An instance pickles by its arguments: workers rebuild the scanner.
+    """
+
+    def __init__(
+        self,
+        config: ConfigSpec = None,
+        *,
+        threads: int | None = None,
+        drop_rejected: bool = False,
+        kept_only: bool = False,
+        prefix: str = "",
+        **settings: Any,
+    ) -> None:
+        if isinstance(config, FilterConfig):
+            base = config
+        elif config is None:
+            base = FilterConfig()
+        else:
+            base = FilterConfig.from_toml(config)
+        self.config = base.with_overrides(**settings)
+        self._args = (config, threads, drop_rejected, kept_only, prefix, settings)
+        self.scanner = Scanner(self.config.load_pack(), threads)
+        self.tokenizer = load_tokenizer(self.config)
+        self.drop_rejected = drop_rejected
+        self.kept_only = kept_only
+        self.prefix = prefix
+        empty = self._judge(pa.array([], pa.string()), [])
+        self.score_fields = [f for f in empty.schema if f.name not in _POSITION_COLUMNS]
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The schema of the batches returned for inputs of ``schema``."""
+        fields = list(schema)
+        names = set(schema.names)
+        for f in self.score_fields:
+            name = self.prefix + f.name
+            if name in names:
+                raise ValueError(
+                    f"the input already has a column {name!r}: pass prefix='fastscan_' "
+                    "(or another) to name the score columns apart"
+                )
+            fields.append(f.with_name(name))
+        return pa.schema(fields, metadata=schema.metadata)
+
+    def __call__(self, batch: Any) -> Any:
+        """Scores a ``pyarrow.RecordBatch`` (returns one) or a ``pyarrow.Table`` (a Table)."""
+        if isinstance(batch, pa.Table):
+            schema = self.output_schema(batch.schema)
+            parts = [self.score(b) for b in batch.to_batches()]
+            return pa.Table.from_batches(parts, schema=schema)
+        return self.score(batch)
+
+    def score(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """One RecordBatch with the score columns appended (and rows dropped if asked)."""
+        schema = self.output_schema(batch.schema)
+        texts, bad = self._texts(batch)
+        judged = self._judge(texts, bad)
+        columns = list(batch.columns) + [judged.column(f.name) for f in self.score_fields]
+        out = pa.RecordBatch.from_arrays(columns, schema=schema)
+        decision = judged.column("decision")
+        if self.kept_only:
+            return out.filter(pc.equal(decision, "kept"))
+        if self.drop_rejected:
+            return out.filter(pc.not_equal(decision, "rejected"))
+        return out
+
+    def _texts(self, batch: pa.RecordBatch) -> tuple[pa.Array, list[tuple[int, int]]]:
+        cfg = self.config
+        texts = column_at(batch, cfg.text_field)
+        if texts is not None:
+            return texts, []
+        tokens = column_at(batch, cfg.tokens_field)
+        if tokens is None:
+            raise ValueError(
+                f"no text column {cfg.text_field!r} (nor token column {cfg.tokens_field!r}); "
+                f"columns: {', '.join(batch.schema.names)}"
+            )
+        if self.tokenizer is None:
+            raise ValueError(
+                f"column {cfg.tokens_field!r} holds token ids: pass tokenizer='tokenizer.json'"
+            )
+        return self.tokenizer.decode_arrow(tokens)
+
+    def _judge(self, texts: pa.Array, bad: list[tuple[int, int]]) -> pa.RecordBatch:
+        return self.scanner._inner.judge_arrow(
+            texts,
+            min_score=self.config.min_score,
+            require=list(self.config.require),
+            invalid_tokens=[i for i, _ in bad],
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        config, threads, drop_rejected, kept_only, prefix, settings = self._args
+        return (
+            _rebuild,
+            (config, threads, drop_rejected, kept_only, prefix, settings),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<BatchScorer pack={self.config.pack!r} min_score={self.config.min_score} "
+            f"require={list(self.config.require)} threads={self.scanner.threads}>"
+        )
+
+
+def _rebuild(
+    config: ConfigSpec,
+    threads: int | None,
+    drop_rejected: bool,
+    kept_only: bool,
+    prefix: str,
+    settings: dict[str, Any],
+) -> BatchScorer:
+    return BatchScorer(
+        config,
+        threads=threads,
+        drop_rejected=drop_rejected,
+        kept_only=kept_only,
+        prefix=prefix,
+        **settings,
+    )
+
+
+def score_batches(
+    batches: Iterable[pa.RecordBatch], config: ConfigSpec = None, **kwargs: Any
+) -> Iterator[pa.RecordBatch]:
+    """Scores a stream of RecordBatches (Spark ``mapInArrow``'s shape); one scorer for all.
+
+    Takes the arguments of `BatchScorer`.
+    """
+    scorer = BatchScorer(config, **kwargs)
+    for batch in batches:
+        yield scorer.score(batch)
+
+
+def score_batches_fn(
+    config: ConfigSpec = None, **kwargs: Any
+) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A function for ``DataFrame.mapInArrow``: ``df.mapInArrow(score_batches_fn(...), schema)``.
+
+    It pickles (plain pickle too) with its arguments; each Spark Python worker builds its
+    scanner once per partition. The schema to pass is
+    ``BatchScorer(...).output_schema(input_schema)`` in Spark's types.
+    """
+    if isinstance(config, os.PathLike):
+        config = os.fspath(config)
+    return functools.partial(score_batches, config=config, **kwargs)
