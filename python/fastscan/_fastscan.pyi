@@ -39,6 +39,10 @@ class Scanner:
         """Scans an Arrow string or binary array in place."""
     def scan_one(self, text: str | bytes) -> dict[str, Any]:
         """Scans one document."""
+    def stats_list(self, texts: list[str | bytes]) -> pa.RecordBatch:
+        """Document statistics of a list of str/bytes."""
+    def stats_arrow(self, array: Any) -> pa.RecordBatch:
+        """Document statistics of an Arrow string/binary array."""
     @property
     def threads(self) -> tuple[int, str]: ...
     @property

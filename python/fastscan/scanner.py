@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pyarrow as pa
@@ -80,20 +80,43 @@ class Scanner:
             column per group, ``formats`` (list of detected format names) and, when enabled,
             ``pattern_counts``. The GIL is released for the whole batch.
         """
+        return self._batch(texts, self._inner.scan_list, self._inner.scan_arrow)
+
+    def stats(self, texts: Any) -> pa.RecordBatch:
+        """Document statistics of a batch (the statistics stage), one row per input.
+
+        Takes what `scan` takes. Columns (definitions in ``fastscan_core::stats`` and the
+        README): ``chars``, ``words``, ``lines``, ``paragraphs``, ``stop_words`` (uint64), then
+        float64 fractions: ``mean_word_length``, ``alpha_frac``, ``digit_frac``,
+        ``punct_frac``, ``whitespace_frac``, ``upper_frac``, ``non_ascii_frac``,
+        ``alpha_word_frac``, ``symbol_word_ratio``, ``ellipsis_word_ratio``,
+        ``bullet_line_frac``, ``ellipsis_line_frac``, ``dup_line_frac``,
+        ``dup_line_char_frac``, ``dup_para_frac``, ``dup_para_char_frac``,
+        ``top_{2,3,4}gram_char_frac`` and ``dup_{5..10}gram_char_frac`` (the Gopher quality
+        and repetition features). Runs on the scanner's threads; the GIL is released.
+        """
+        return self._batch(texts, self._inner.stats_list, self._inner.stats_arrow)
+
+    def _batch(
+        self,
+        texts: Any,
+        from_list: Callable[[list[Any]], pa.RecordBatch],
+        from_arrow: Callable[[Any], pa.RecordBatch],
+    ) -> pa.RecordBatch:
         if isinstance(texts, list):
-            return self._inner.scan_list(texts)
+            return from_list(texts)
         if isinstance(texts, pa.ChunkedArray):
-            batches = [self._inner.scan_arrow(chunk) for chunk in texts.chunks]
+            batches = [from_arrow(chunk) for chunk in texts.chunks]
             if not batches:
-                return self._inner.scan_list([])
+                return from_list([])
             table = pa.Table.from_batches(batches).combine_chunks()
             return table.to_batches()[0] if table.num_rows else batches[0]
         if hasattr(texts, "__arrow_c_array__"):
-            return self._inner.scan_arrow(texts)
+            return from_arrow(texts)
         if isinstance(texts, (str, bytes)):
-            raise TypeError("scan() takes a batch of texts; use scan_one() for a single text")
+            raise TypeError("pass a batch of texts; use scan_one() for a single text")
         if isinstance(texts, Iterable):
-            return self._inner.scan_list(list(texts))
+            return from_list(list(texts))
         raise TypeError(f"cannot scan {type(texts).__name__}: expected a list or Arrow array")
 
     def scan_one(self, text: str | bytes) -> dict[str, Any]:

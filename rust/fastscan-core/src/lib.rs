@@ -38,6 +38,7 @@ pub mod error;
 pub mod pack;
 pub mod scan;
 pub mod shard;
+pub mod stats;
 pub mod threads;
 pub mod tokenizer;
 

@@ -265,6 +265,12 @@ impl Scanner {
         (self.pool.threads(), self.thread_source)
     }
 
+    /// The scanner's thread pool (other per-document work of a run shares it).
+    #[must_use]
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Runs `op` on the scanner's pool (inline when it has one thread: then `op` must not use
     /// rayon's parallel iterators, which would run on the global pool).
     pub fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> Result<R> {

@@ -10,6 +10,7 @@ mod docs;
 mod errors;
 mod output;
 mod shard;
+mod stats;
 mod tokenizer;
 
 use std::sync::Arc;
@@ -100,6 +101,7 @@ struct PyScanner {
     inner: Arc<Scanner>,
     schema: SchemaRef,
     scores_schema: SchemaRef,
+    stats_schema: SchemaRef,
 }
 
 #[pymethods]
@@ -127,6 +129,7 @@ impl PyScanner {
             inner: Arc::new(scanner),
             schema,
             scores_schema,
+            stats_schema: stats::schema(),
         })
     }
 
@@ -161,6 +164,41 @@ impl PyScanner {
                 scanner
                     .scan_batch(docs)
                     .map(|b| output::record_batch(scanner.pack(), schema, b))
+            })
+        })?;
+        finish(py, batch)
+    }
+
+    /// Document statistics of a list of `str`/`bytes`; returns a `pyarrow.RecordBatch`.
+    fn stats_list<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = texts
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Text::extract(&item, i))
+            .collect::<PyResult<Vec<Text>>>()?;
+        let pool = self.inner.pool();
+        let schema = &self.stats_schema;
+        let batch = py.detach(|| {
+            fastscan_core::stats::stats_batch(pool, items.as_slice())
+                .map(|values| stats::record_batch(schema, &values))
+        });
+        finish(py, batch)
+    }
+
+    /// Document statistics of an Arrow string or binary array (zero-copy; nulls count as
+    /// empty); returns a `pyarrow.RecordBatch`.
+    fn stats_arrow<'py>(&self, py: Python<'py>, array: PyArray) -> PyResult<Bound<'py, PyAny>> {
+        let (array, _field) = array.into_inner();
+        let pool = self.inner.pool();
+        let schema = &self.stats_schema;
+        let batch = py.detach(|| {
+            with_arrow_docs(&array, |docs| {
+                fastscan_core::stats::stats_batch(pool, docs)
+                    .map(|values| stats::record_batch(schema, &values))
             })
         })?;
         finish(py, batch)
