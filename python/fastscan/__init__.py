@@ -10,6 +10,7 @@
 from fastscan._fastscan import PackError, __version__
 from fastscan.batches import BatchScorer, score_batches, score_batches_fn
 from fastscan.filter import FilterConfig, filter_shards
+from fastscan.ngrams import NgramModel
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
 from fastscan.scanner import Scanner, resolve_threads
 
@@ -18,6 +19,7 @@ __all__ = [
     "FilterConfig",
     "FormatInfo",
     "GroupInfo",
+    "NgramModel",
     "PackError",
     "PatternInfo",
     "PatternPack",

@@ -105,3 +105,36 @@ class Tokenizer:
     def vocab_size(self) -> int: ...
     def decode_arrow(self, array: Any) -> tuple[pa.Array, list[tuple[int, int]]]:
         """Decodes a list<int> array: (texts, [(row, bad id)])."""
+
+@final
+class NgramCounter:
+    """Counts hashed n-gram buckets of text batches."""
+
+    def __new__(cls, buckets: int, n: int, *, threads: int | None = None) -> Self: ...
+    def count_arrow(self, array: Any) -> pa.Array:
+        """Summed bucket counts of an Arrow text array (uint64)."""
+
+@final
+class NgramModel:
+    """A fitted DSIR importance model."""
+
+    def __new__(
+        cls,
+        target: list[int],
+        raw: list[int],
+        *,
+        buckets: int,
+        n: int,
+        smoothing_kind: str = "epsilon",
+        smoothing_value: float = 1e-8,
+        threads: int | None = None,
+    ) -> Self: ...
+    def importance_arrow(self, array: Any) -> tuple[pa.Array, pa.Array]:
+        """(log importance weights, token counts) of an Arrow text array."""
+    @property
+    def log_ratio(self) -> list[float]: ...
+    @property
+    def threads(self) -> int: ...
+
+def ngram_bucket(feature: str, buckets: int) -> int:
+    """The bucket of one feature string (tokens joined by single spaces)."""

@@ -3,7 +3,8 @@
     fastscan scan FILE [FILE ...] [--pack tool-use] [--text-field text] [--json]
     fastscan packs [NAME|PATH]
 
-`fastscan scan` reads `.jsonl` and `.jsonl.gz` files (one JSON record per line), scans the text
+`fastscan scan` reads `.jsonl`, `.jsonl.gz`, `.jsonl.zst` and `.parquet` files (or directories of
+them), scans the text
 field of every record, and prints a table and a summary. Lines that are not JSON objects with a
 string text field are counted and reported as rejects, never dropped silently.
 """
@@ -11,63 +12,19 @@ string text field are counted and reported as rejects, never dropped silently.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import Any
 
 from fastscan import __version__
+from fastscan.corpus import read_corpus
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.scanner import Scanner
 
 RECALL_GROUPS = ("tool_call", "schema", "api_doc")
-
-
-@dataclass
-class Corpus:
-    """Records read from the input files, and the lines that could not be used."""
-
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    rejects: list[tuple[str, int, str]] = field(default_factory=list)
-    lines: int = 0
-
-
-def _open(path: str) -> IO[str]:
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="strict")
-    return open(path, encoding="utf-8", errors="strict")
-
-
-def _records(path: str) -> Iterator[tuple[int, str]]:
-    with _open(path) as f:
-        yield from enumerate(f, start=1)
-
-
-def read_corpus(paths: Sequence[str], text_field: str, id_field: str) -> Corpus:
-    corpus = Corpus()
-    for path in paths:
-        try:
-            for lineno, line in _records(path):
-                corpus.lines += 1
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    corpus.rejects.append((path, lineno, f"invalid JSON: {e.msg}"))
-                    continue
-                text = record.get(text_field) if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    corpus.rejects.append((path, lineno, f"no string field {text_field!r}"))
-                    continue
-                corpus.ids.append(str(record.get(id_field, f"{path}:{lineno}")))
-                corpus.texts.append(text)
-        except (OSError, UnicodeDecodeError, EOFError) as e:
-            raise SystemExit(f"fastscan: cannot read {path}: {e}") from e
-    return corpus
 
 
 def _summary_line(row: dict[str, Any], groups: list[str]) -> str:
@@ -148,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fastscan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     scan = sub.add_parser("scan", help="scan JSONL files and print scores")
-    scan.add_argument("files", nargs="+", help=".jsonl or .jsonl.gz files")
+    scan.add_argument("files", nargs="+", help=".jsonl[.gz|.zst] / .parquet files or dirs")
     scan.add_argument("--pack", default="tool-use", help="built-in pack name or pack file")
     scan.add_argument("--text-field", default="text")
     scan.add_argument("--id-field", default="id")

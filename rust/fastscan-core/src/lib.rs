@@ -35,6 +35,7 @@
 //! ```
 
 pub mod error;
+pub mod ngrams;
 pub mod pack;
 pub mod scan;
 pub mod shard;

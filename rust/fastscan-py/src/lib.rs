@@ -8,6 +8,7 @@
 
 mod docs;
 mod errors;
+mod ngrams;
 mod output;
 mod shard;
 mod stats;
@@ -288,6 +289,9 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<shard::PyJsonlShard>()?;
     m.add_class::<shard::PyLmflowWriter>()?;
     m.add_class::<tokenizer::PyTokenizer>()?;
+    m.add_class::<ngrams::PyNgramCounter>()?;
+    m.add_class::<ngrams::PyNgramModel>()?;
+    m.add_function(wrap_pyfunction!(ngrams::ngram_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;

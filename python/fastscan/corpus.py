@@ -1,0 +1,128 @@
+"""Reading texts (and optional labels) from JSONL / JSONL.gz / JSONL.zst / Parquet files.
+
+For the commands that load a whole, modest corpus into memory: ``fastscan scan``, ``eval``,
+``fit-ngrams``, ``discover`` and gold sets. Shard-scale input goes through ``fastscan-filter``.
+A line that is not a JSON object with a string text field is a counted reject, never a
+silent loss.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fastscan.filter.plan import PlanError, plan
+
+
+class CorpusError(ValueError):
+    """An input that cannot be read at all (missing, broken, no text column)."""
+
+
+@dataclass
+class Corpus:
+    """Records read from the input files, and the lines that could not be used."""
+
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    kinds: list[str | None] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[tuple[str, int, str]] = field(default_factory=list)
+    lines: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(t.encode()) for t in self.texts)
+
+
+def open_text(path: Path) -> IO[str]:
+    """A text stream over a .jsonl / .jsonl.gz / .jsonl.zst file, decompressed."""
+    name = path.name
+    compression = (
+        "gzip" if name.endswith(".gz") else "zstd" if name.endswith((".zst", ".zstd")) else None
+    )
+    raw = pa.input_stream(str(path), compression=compression)
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+
+
+def files_of(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The files named, found below directories or matched by globs (as fastscan-filter)."""
+    try:
+        shards, _ = plan(list(inputs))
+    except PlanError as e:
+        raise CorpusError(str(e)) from e
+    return [s.path for s in shards]
+
+
+def read_corpus(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    text_field: str = "text",
+    id_field: str = "id",
+    kind_field: str = "kind",
+    keep_records: bool = False,
+) -> Corpus:
+    """Every record of the inputs; ``keep_records`` also keeps each whole record."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    corpus = Corpus()
+    for path in files_of(inputs):
+        try:
+            rows = _parquet_rows(path) if path.name.endswith(".parquet") else _jsonl_rows(path)
+            for lineno, record in rows:
+                corpus.lines += 1
+                if isinstance(record, str):  # a line that did not parse: the reason
+                    corpus.rejects.append((str(path), lineno, record))
+                    continue
+                text = _field(record, text_field)
+                if not isinstance(text, str):
+                    corpus.rejects.append((str(path), lineno, f"no string field {text_field!r}"))
+                    continue
+                corpus.ids.append(str(record.get(id_field, f"{path}:{lineno}")))
+                corpus.texts.append(text)
+                kind = record.get(kind_field)
+                corpus.kinds.append(None if kind is None else str(kind))
+                if keep_records:
+                    corpus.records.append(record)
+        except (OSError, UnicodeDecodeError, EOFError, pa.ArrowInvalid) as e:
+            raise CorpusError(f"cannot read {path}: {e}") from e
+    return corpus
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
+    value: Any = record
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield lineno, f"invalid JSON: {e.msg}"
+                continue
+            yield lineno, record if isinstance(record, dict) else "not a JSON object"
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+        for record in batch.to_pylist():
+            row += 1
+            yield row, record
