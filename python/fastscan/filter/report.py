@@ -37,6 +37,15 @@ def summary_text(report: dict[str, Any]) -> str:
     if t["reject_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in t["reject_reasons"].items())
         lines.append(f"  rejects: {reasons}")
+    funnel = report.get("funnel") or []
+    if len(funnel) > 1:
+        lines.append("  funnel: stage, docs in -> out, docs/s, top drop reasons")
+        for f in funnel:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in list(f["drop_reasons"].items())[:3])
+            lines.append(
+                f"    {f['stage']:<9} {f['docs_in']:>10,} -> {f['docs_out']:<10,} "
+                f"{f['docs_per_s'] or 0:>10,.0f}/s  {reasons}"
+            )
     hits = ", ".join(f"{g} {t['group_hits'].get(g, 0):,}" for g in report["groups"])
     lines.append(f"  group hits: {hits}")
     if t["format_hits"]:
@@ -99,6 +108,7 @@ def render_html(report: dict[str, Any]) -> str:
     """The report as one self-contained HTML page."""
     t = report["totals"]
     funnel = [(d, t[d]["docs"]) for d in ("read", "kept", "dropped", "rejected")]
+    stages = [(f"{f['stage']} (out)", f["docs_out"]) for f in report.get("funnel") or []]
     groups = [(g, t["group_hits"].get(g, 0)) for g in report["groups"]]
     formats = [(f, t["format_hits"].get(f, 0)) for f in report["formats"]]
     rows = "".join(
@@ -131,6 +141,7 @@ pre {{ background: #f6f6f6; padding: 1em; }}
 <h1>fastscan-filter report</h1>
 <pre>{summary}</pre>
 <h2>Funnel</h2>{_bars("documents", funnel, "#59a14f")}
+{_bars("documents each stage keeps", stages, "#76b7b2")}
 <h2>Group hits</h2>{_bars("documents with a hit (count at min_hits)", groups, "#f28e2b")}
 <h2>Tool-call formats</h2>{_bars("documents with the format detected", formats, "#e15759")}
 <h2>Scores</h2>{_histogram(t["score_histogram"]["counts"])}

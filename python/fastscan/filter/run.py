@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastscan import __version__, _fastscan
+from fastscan.cascade.cascade import StageFunnel
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
@@ -256,6 +257,7 @@ def _report(
     totals["mb_per_s_per_thread"] = round(fresh_mb / elapsed / threads, 3) if elapsed > 0 else None
     return {
         "fastscan_version": __version__,
+        "funnel": _merge_funnels(entries),
         "pack": pack.name,
         "groups": pack.group_names,
         "formats": pack.format_names,
@@ -265,6 +267,21 @@ def _report(
         "shards": entries,
         "ignored_files": ignored,
     }
+
+
+def _merge_funnels(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stages' funnel lines summed over the shards that finished."""
+    merged: dict[str, StageFunnel] = {}
+    for e in entries:
+        if e["status"] != "ok":
+            continue
+        for line in e.get("funnel", []):
+            part = StageFunnel.from_dict(line)
+            if part.name in merged:
+                merged[part.name].merge(part)
+            else:
+                merged[part.name] = part
+    return [line.to_dict() for line in merged.values()]
 
 
 def _dry_run(

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.later import SURVIVORS, PatternFunnel, run_later_stages
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner
@@ -63,7 +64,7 @@ def marker_path(out: Path, shard: Shard) -> Path:
     return out / "_done" / f"{shard.relative}.json"
 
 
-def _input_compression(shard: Shard) -> str:
+def input_compression(shard: Shard) -> str:
     if shard.suffix.endswith(".gz"):
         return "gzip"
     if shard.suffix.endswith((".zst", ".zstd")):
@@ -104,19 +105,25 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
     (stage / "kept").mkdir(parents=True)
     started = time.perf_counter()
     tally = Tally()
+    patterns = PatternFunnel(ctx.config.min_score)
     try:
         if shard.format == "jsonl":
-            kept_files = _run_jsonl(shard, ctx, stage, tally, progress)
+            kept_files = _run_jsonl(shard, ctx, stage, tally, patterns, progress)
         elif shard.format == "parquet":
-            kept_files = _run_parquet(shard, ctx, stage, tally, progress)
+            kept_files = _run_parquet(shard, ctx, stage, tally, patterns, progress)
         else:
             raise ShardError(
                 f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
                 ".jsonl.zst or .parquet"
             )
+        patterns.line.seconds = time.perf_counter() - started
+        funnel = [patterns.line]
+        if ctx.config.cascades:
+            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
         tally.check()
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
+        entry["funnel"] = [line.to_dict() for line in funnel]
         entry["outputs"] = _commit(shard, ctx, stage, kept_files)
         _write_atomic(marker_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
         return entry
@@ -157,19 +164,26 @@ def shard_entry(shard: Shard, tally: Tally, seconds: float) -> dict[str, Any]:
 
 
 def _run_jsonl(
-    shard: Shard, ctx: Context, stage: Path, tally: Tally, progress: Progress
+    shard: Shard,
+    ctx: Context,
+    stage: Path,
+    tally: Tally,
+    patterns: PatternFunnel,
+    progress: Progress,
 ) -> list[Path]:
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
     kept_args: dict[str, Any]
-    if fmt == "lmflow":
+    if cfg.cascades:  # survivors for the later stages, verbatim
+        kept_args = {"kept_path": stage / SURVIVORS, "kept_compression": "none"}
+    elif fmt == "lmflow":
         kept_args = {
             "lmflow_dir": stage / "kept",
             "lmflow_stem": Path(shard.relative).name,
             "lmflow_max_bytes": cfg.lmflow_shard_mb << 20,
         }
     elif fmt == "jsonl":
-        compression = cfg.output_compression or _input_compression(shard)
+        compression = cfg.output_compression or input_compression(shard)
         kept_args = {"kept_path": stage / "kept" / "part", "kept_compression": compression}
     else:  # parquet: kept lines first, converted below
         kept_args = {"kept_path": stage / "kept.jsonl", "kept_compression": "none"}
@@ -190,6 +204,7 @@ def _run_jsonl(
         for batch in reader:
             writer.write(batch)
             tally.add(batch, ctx.min_hits)
+            patterns.add(batch)
             now = reader.consumed
             progress(now - consumed, batch.num_rows)
             consumed = now
@@ -198,7 +213,7 @@ def _run_jsonl(
     finally:
         writer.close()
     kept = [Path(p) for p in files["kept"]]
-    if fmt == "parquet":
+    if fmt == "parquet" and not cfg.cascades:
         kept = [_jsonl_to_parquet(kept[0], stage / "kept" / "part")]
     return kept
 
@@ -255,7 +270,12 @@ def column_at(batch: pa.RecordBatch, name: str) -> pa.Array | None:
 
 
 def _run_parquet(
-    shard: Shard, ctx: Context, stage: Path, tally: Tally, progress: Progress
+    shard: Shard,
+    ctx: Context,
+    stage: Path,
+    tally: Tally,
+    patterns: PatternFunnel,
+    progress: Progress,
 ) -> list[Path]:
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
@@ -276,7 +296,11 @@ def _run_parquet(
             f"column {cfg.tokens_field!r} holds token ids: pass --tokenizer tokenizer.json"
         )
     scores = _ScoresWriter(stage / "scores.parquet", ctx)
-    kept_out = _KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
+    if cfg.cascades:  # survivors for the later stages, with the input schema
+        (stage / SURVIVORS).mkdir()
+        kept_out = _KeptRows("parquet", stage / SURVIVORS, shard, cfg, source.schema_arrow)
+    else:
+        kept_out = _KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
     rejects = _ParquetRejects(stage / "rejects.jsonl")
     per_row = shard.size / max(source.metadata.num_rows, 1)
     row = 0
@@ -302,6 +326,7 @@ def _run_parquet(
                 raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
             scores.write(judged)
             tally.add(judged, ctx.min_hits)
+            patterns.add(judged)
             decision = judged.column("decision")
             kept_out.write(batch, texts, pc.equal(decision, "kept"))
             rejects.write(batch, judged, dict(bad), row)
@@ -356,6 +381,13 @@ class _KeptRows:
         if self.lmflow is not None:
             self.files.extend(Path(p) for p in self.lmflow.finish())
         return self.files
+
+
+def _open_bytes_writer(path: Path, compression: str) -> Any:
+    """A binary file, or a pyarrow gzip / zstd stream, for verbatim kept lines."""
+    if compression == "none":
+        return open(path, "wb")
+    return pa.CompressedOutputStream(str(path), compression)
 
 
 def _open_text_writer(path: Path, compression: str) -> Any:

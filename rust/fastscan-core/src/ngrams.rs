@@ -19,6 +19,7 @@
 //! features (the reference's `dot(log_diff, counts)`).
 
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use unicode_general_category::{get_general_category, GeneralCategory};
 
 use crate::{CoreError, Documents, Pool, Result};
@@ -293,6 +294,78 @@ impl Featurizer {
     }
 }
 
+/// The tokens of `text` (lower-cased first, as for the hashed features), as strings.
+#[must_use]
+pub fn tokens(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut class = Class::Space;
+    for c in lower.chars() {
+        let k = class_of(c);
+        if k != class && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        class = k;
+        if k != Class::Space {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Document frequencies of word n-grams (`min_n..=max_n`, tokens joined by single spaces):
+/// in how many documents of `docs` each occurs, on `pool`.
+pub fn doc_frequencies<D: Documents + ?Sized>(
+    pool: &Pool,
+    docs: &D,
+    min_n: usize,
+    max_n: usize,
+) -> Result<FxHashMap<String, u64>> {
+    if min_n == 0 || max_n < min_n {
+        return Err(CoreError::Config(
+            "n-gram sizes must satisfy 1 <= min <= max".into(),
+        ));
+    }
+    let count_range = |range: std::ops::Range<usize>| {
+        let mut counts: FxHashMap<String, u64> = FxHashMap::default();
+        let mut seen: FxHashSet<String> = FxHashSet::default();
+        for i in range {
+            let words = tokens(&String::from_utf8_lossy(docs.doc(i)));
+            seen.clear();
+            for n in min_n..=max_n {
+                for gram in words.windows(n) {
+                    seen.insert(gram.join(" "));
+                }
+            }
+            for gram in seen.drain() {
+                *counts.entry(gram).or_insert(0) += 1;
+            }
+        }
+        counts
+    };
+    let merge = |mut a: FxHashMap<String, u64>, b: FxHashMap<String, u64>| {
+        for (k, v) in b {
+            *a.entry(k).or_insert(0) += v;
+        }
+        a
+    };
+    let n = docs.count();
+    if pool.threads() == 1 {
+        return Ok(count_range(0..n));
+    }
+    let chunk = n.div_ceil(pool.threads() * 4).max(1);
+    pool.install(|| {
+        (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| count_range(c * chunk..((c + 1) * chunk).min(n)))
+            .reduce(FxHashMap::default, merge)
+    })
+}
+
 /// A fitted importance model: the featurizer and a log ratio per bucket.
 #[derive(Debug, Clone)]
 pub struct NgramModel {
@@ -444,6 +517,10 @@ mod tests {
         assert_eq!(
             buckets_of(&f, "x²—y"),
             vec![b("x²"), b("—"), b("x² —"), b("y"), b("— y")]
+        );
+        assert_eq!(
+            tokens("Get /users, NOW x²—y"),
+            ["get", "/", "users", ",", "now", "x²", "—", "y"]
         );
         // Trigrams join three tokens with single spaces.
         let f3 = Featurizer::new(NgramConfig {

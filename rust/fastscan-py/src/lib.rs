@@ -292,6 +292,7 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ngrams::PyNgramCounter>()?;
     m.add_class::<ngrams::PyNgramModel>()?;
     m.add_function(wrap_pyfunction!(ngrams::ngram_bucket, m)?)?;
+    m.add_function(wrap_pyfunction!(ngrams::doc_frequencies, m)?)?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;

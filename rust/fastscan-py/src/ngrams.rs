@@ -1,6 +1,7 @@
 //! `NgramCounter` and `NgramModel`: hashed n-gram bucket counts and DSIR importance weights
 //! over Arrow text arrays.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, UInt64Array};
@@ -133,4 +134,27 @@ pub fn ngram_bucket(feature: &str, buckets: u32) -> PyResult<u32> {
         return Err(PyValueError::new_err("buckets must be at least 1"));
     }
     Ok(bucket_of(feature.as_bytes(), buckets))
+}
+
+/// Document frequencies of word n-grams (`min_n..=max_n`) of an Arrow text array:
+/// `{ngram: documents}`.
+#[pyfunction]
+#[pyo3(signature = (array, min_n = 1, max_n = 3, *, threads = None))]
+pub fn doc_frequencies(
+    py: Python<'_>,
+    array: PyArray,
+    min_n: usize,
+    max_n: usize,
+    threads: Option<usize>,
+) -> PyResult<HashMap<String, u64>> {
+    let (array, _) = array.into_inner();
+    let pool = pool(py, threads)?;
+    let counts = py
+        .detach(|| {
+            with_arrow_docs(&array, |docs| {
+                fastscan_core::ngrams::doc_frequencies(&pool, docs, min_n, max_n)
+            })
+        })?
+        .map_err(|e| to_pyerr(py, e))?;
+    Ok(counts.into_iter().collect())
 }
