@@ -196,3 +196,18 @@ def test_workers_use_the_cpus_ray_assigned(ray_local: Any) -> None:
     actor = ray_local.remote(num_cpus=2)(_Probe).remote()
     assert ray_local.get(actor.threads.remote()) == (2, "OMP_NUM_THREADS")
     ray_local.kill(actor)
+
+
+def test_shard_level_runs_a_cascade_config(ray_local: Any, corpus: Path, tmp_path: Path) -> None:
+    config = tmp_path / "cascade.toml"
+    config.write_text("[stats]\nmin = { words = 30 }\n", encoding="utf-8")
+    local = fastscan.filter_shards(corpus, tmp_path / "local", config=config, threads=2)
+    remote = fastscan.ray.filter_shards(corpus, tmp_path / "ray", config=config)
+    assert _comparable(remote) == _comparable(local)
+    assert [f["stage"] for f in remote["funnel"]] == ["patterns", "stats"]
+    assert remote["funnel"] == [
+        {**f, "seconds": g["seconds"], "setup_seconds": g["setup_seconds"],
+         "docs_per_s": g["docs_per_s"], "mb_per_s": g["mb_per_s"]}
+        for f, g in zip(local["funnel"], remote["funnel"], strict=True)
+    ]  # fmt: skip
+    assert tree_bytes(tmp_path / "ray", ("kept",)) == tree_bytes(tmp_path / "local", ("kept",))

@@ -117,11 +117,21 @@ def filter_shards(
 
 def _absolute_paths(cfg: FilterConfig) -> FilterConfig:
     """The config with its file paths absolute: a worker's current directory is its own."""
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     if cfg.tokenizer:
         changes["tokenizer"] = str(Path(cfg.tokenizer).resolve())
     if Path(cfg.pack).suffix in (".toml", ".json") and Path(cfg.pack).exists():
         changes["pack"] = str(Path(cfg.pack).resolve())
+    for section, keys in (("dsir", ("model",)), ("semantic", ("gold", "model"))):
+        table = getattr(cfg, section)
+        if table is None:
+            continue
+        table = dict(table)
+        for key in keys:
+            value = table.get(key)
+            if isinstance(value, str) and Path(value).exists():
+                table[key] = str(Path(value).resolve())
+        changes[section] = table
     return cfg.with_overrides(**changes)
 
 

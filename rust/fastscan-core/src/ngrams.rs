@@ -54,21 +54,32 @@ pub enum Smoothing {
     Additive(f64),
 }
 
-/// A feature's polynomial hash and `P^len`.
+/// `P^k` for the short strings most features are.
+const POW: [u64; 64] = {
+    let mut table = [1u64; 64];
+    let mut k = 1;
+    while k < 64 {
+        table[k] = table[k - 1].wrapping_mul(P);
+        k += 1;
+    }
+    table
+};
+
+/// A feature's polynomial hash and its length in bytes.
 #[derive(Clone, Copy)]
 struct Poly {
     hash: u64,
-    power: u64,
+    len: u32,
 }
 
 impl Poly {
-    const EMPTY: Poly = Poly { hash: 0, power: 1 };
+    const EMPTY: Poly = Poly { hash: 0, len: 0 };
 
     #[inline]
     fn push(self, byte: u8) -> Poly {
         Poly {
             hash: self.hash.wrapping_mul(P).wrapping_add(u64::from(byte)),
-            power: self.power.wrapping_mul(P),
+            len: self.len + 1,
         }
     }
 
@@ -76,9 +87,13 @@ impl Poly {
     #[inline]
     fn join(self, next: Poly) -> Poly {
         let spaced = self.push(b' ');
+        let power = POW
+            .get(next.len as usize)
+            .copied()
+            .unwrap_or_else(|| P.wrapping_pow(next.len));
         Poly {
-            hash: spaced.hash.wrapping_mul(next.power).wrapping_add(next.hash),
-            power: spaced.power.wrapping_mul(next.power),
+            hash: spaced.hash.wrapping_mul(power).wrapping_add(next.hash),
+            len: spaced.len + next.len,
         }
     }
 
