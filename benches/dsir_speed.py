@@ -6,7 +6,7 @@ LABELED_DIR holds positives.jsonl.gz (the target) and negatives / hard_negatives
 unlabeled .jsonl.gz (the raw sample), e.g. ../shared/data/labeled. Both implementations fit
 on the same texts; then each computes the log importance weight of raw documents: the
 reference (PyPI ``data-selection``: nltk WordPunctTokenizer, SHA-256 per n-gram, numpy dot)
-on --ref-docs of them, one process; fastscan on --docs, with 1 and 2 threads. Prints
+on --ref-docs of them (every k-th, so the same mix of lengths), one process; fastscan on --docs, with 1 and 2 threads. Prints
 documents/s, MB/s, per core, and the ratio to the reference per core.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import nbytes
+from corpus import as_arrow, nbytes
 from fastscan.ngrams import NgramModel
 
 
@@ -46,7 +46,8 @@ def main() -> None:
         for t in read(root / f"{name}.jsonl.gz")
     ]
     docs = (raw * (a.docs // len(raw) + 1))[: a.docs]
-    ref_docs = docs[: a.ref_docs]
+    # The same mix of lengths as the full set: every k-th document.
+    ref_docs = docs[:: max(1, len(docs) // a.ref_docs)][: a.ref_docs]
     print(
         f"target {len(target)} docs, raw {len(raw)} docs; scoring {len(docs)} docs "
         f"({nbytes(docs) / 1e6:.1f} MB), reference on {len(ref_docs)} "
@@ -86,19 +87,21 @@ def main() -> None:
         f"| data-selection 1.0.3 (reference) | 1 | {len(ref_docs)} | {ref_s:.2f} "
         f"| {ref_rate:,.0f} | {nbytes(ref_docs) / 1e6 / ref_s:.2f} | {ref_rate:,.0f} | 1x |"
     )
+    arrow = as_arrow(docs)
     for threads in (1, 2):
         model = NgramModel.fit(target, raw, buckets=a.buckets, threads=threads)
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            model.importance(docs)
-            best = min(best, time.perf_counter() - started)
-        rate = len(docs) / best
-        print(
-            f"| fastscan NgramModel.importance | {threads} | {len(docs)} | {best:.2f} "
-            f"| {rate:,.0f} | {mb / best:,.0f} | {rate / threads:,.0f} "
-            f"| {rate / threads / ref_rate:,.0f}x |"
-        )
+        for label, texts in (("list[str]", docs), ("Arrow", arrow)):
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                model.importance(texts)
+                best = min(best, time.perf_counter() - started)
+            rate = len(docs) / best
+            print(
+                f"| fastscan NgramModel.importance, {label} | {threads} | {len(docs)} "
+                f"| {best:.2f} | {rate:,.0f} | {mb / best:,.0f} | {rate / threads:,.0f} "
+                f"| {rate / threads / ref_rate:,.0f}x |"
+            )
     print(
         f"\nfit on target + raw ({nbytes(target + raw) / 1e6:.1f} MB): reference {ref_fit:.2f} s, "
         f"fastscan {our_fit:.2f} s (1 thread), {ref_fit / our_fit:,.0f}x"

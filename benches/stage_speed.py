@@ -60,8 +60,20 @@ def main() -> None:
 
     for threads in (int(t) for t in a.threads.split(",")):
         scanner = fastscan.Scanner(threads=threads)
-        row("patterns (Scanner.scan)", threads, len(texts), mb, best_of(3, lambda: scanner.scan(array)))  # noqa: B023
-        row("statistics (Scanner.stats)", threads, len(texts), mb, best_of(3, lambda: scanner.stats(array)))  # noqa: B023
+        row(
+            "patterns (Scanner.scan)",
+            threads,
+            len(texts),
+            mb,
+            best_of(3, lambda: scanner.scan(array)),
+        )  # noqa: B023
+        row(
+            "statistics (Scanner.stats)",
+            threads,
+            len(texts),
+            mb,
+            best_of(3, lambda: scanner.stats(array)),
+        )  # noqa: B023
         model = NgramModel.fit(base[:half], base[half:], threads=threads)
         row("DSIR importance", threads, len(texts), mb, best_of(3, lambda: model.importance(array)))  # noqa: B023
     stage = fastscan.SemanticStage("tool-use", cache_dir="")

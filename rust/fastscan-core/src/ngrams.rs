@@ -219,8 +219,28 @@ fn tokens_of_lowercased(text: &str, emit: impl FnMut(Poly)) {
         let b = bytes[i];
         if b < 0x80 {
             let lower = b.to_ascii_lowercase();
-            token.feed(ASCII_CLASS[lower as usize], &[lower]);
+            let class = ASCII_CLASS[lower as usize];
+            if class == Class::Space {
+                token.flush();
+                i += 1;
+                continue;
+            }
+            if class != token.class {
+                token.flush();
+                token.class = class;
+            }
+            // The hot loop: a run of ASCII bytes of one class.
+            let mut poly = token.poly.push(lower);
             i += 1;
+            while let Some(&next) = bytes.get(i) {
+                let lower = next.to_ascii_lowercase();
+                if next >= 0x80 || ASCII_CLASS[lower as usize] != class {
+                    break;
+                }
+                poly = poly.push(lower);
+                i += 1;
+            }
+            token.poly = poly;
             continue;
         }
         let c = text[i..].chars().next().expect("a char starts here");

@@ -31,7 +31,7 @@
 //! Fractions of an empty denominator are 0.
 
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use unicode_general_category::{get_general_category, GeneralCategory};
 
 use crate::{Documents, Pool, Result};
@@ -143,7 +143,9 @@ pub fn doc_stats(text: &str) -> DocStats {
     }
 
     let words: Vec<&str> = text.split_whitespace().collect();
-    let word_len: Vec<usize> = words.iter().map(|w| w.chars().count()).collect();
+    let ascii = text.is_ascii();
+    let char_len = |s: &str| if ascii { s.len() } else { s.chars().count() };
+    let word_len: Vec<usize> = words.iter().map(|w| char_len(w)).collect();
     let mut stop_words = 0usize;
     let mut alpha_words = 0usize;
     let (mut content_words, mut content_chars) = (0usize, 0usize);
@@ -178,11 +180,16 @@ pub fn doc_stats(text: &str) -> DocStats {
             t.ends_with("...") || t.ends_with('…')
         })
         .count();
-    let (dup_lines, dup_line_chars) = duplicates(&lines);
+    let (dup_lines, dup_line_chars) = duplicates(&lines, char_len);
     let paragraphs = split_paragraphs(text.trim());
-    let (dup_paras, dup_para_chars) = duplicates(&paragraphs);
+    let (dup_paras, dup_para_chars) = duplicates(&paragraphs, char_len);
 
     let ids = word_ids(&words);
+    let mut grams = Grams::new(words.len());
+    let mut top = |n| frac(grams.top_chars(&ids, &word_len, n), chars);
+    let tops = [top(2), top(3), top(4)];
+    let mut dup = |n| frac(grams.duplicated_chars(&ids, &word_len, n), chars);
+    let dups = [dup(5), dup(6), dup(7), dup(8), dup(9), dup(10)];
     let values: [f64; N_STATS] = [
         chars as f64,
         n_words as f64,
@@ -205,15 +212,15 @@ pub fn doc_stats(text: &str) -> DocStats {
         frac(dup_line_chars, chars),
         frac(dup_paras, paragraphs.len()),
         frac(dup_para_chars, chars),
-        frac(top_ngram_chars(&ids, &word_len, 2), chars),
-        frac(top_ngram_chars(&ids, &word_len, 3), chars),
-        frac(top_ngram_chars(&ids, &word_len, 4), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 5), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 6), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 7), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 8), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 9), chars),
-        frac(duplicated_ngram_chars(&ids, &word_len, 10), chars),
+        tops[0],
+        tops[1],
+        tops[2],
+        dups[0],
+        dups[1],
+        dups[2],
+        dups[3],
+        dups[4],
+        dups[5],
     ];
     out.copy_from_slice(&values);
     out
@@ -263,13 +270,14 @@ fn split_paragraphs(text: &str) -> Vec<&str> {
 }
 
 /// (pieces equal to an earlier piece, their chars).
-fn duplicates(pieces: &[&str]) -> (usize, usize) {
-    let mut seen: FxHashSet<&str> = FxHashSet::default();
+fn duplicates(pieces: &[&str], char_len: impl Fn(&str) -> usize) -> (usize, usize) {
+    let mut seen: FxHashSet<&str> =
+        FxHashSet::with_capacity_and_hasher(pieces.len(), FxBuildHasher);
     let (mut n, mut chars) = (0, 0);
     for p in pieces {
         if !seen.insert(p) {
             n += 1;
-            chars += p.chars().count();
+            chars += char_len(p);
         }
     }
     (n, chars)
@@ -277,7 +285,8 @@ fn duplicates(pieces: &[&str]) -> (usize, usize) {
 
 /// Each word as a dense id: equal words, equal ids.
 fn word_ids(words: &[&str]) -> Vec<u32> {
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut ids: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(words.len(), FxBuildHasher);
     words
         .iter()
         .map(|w| {
@@ -287,42 +296,56 @@ fn word_ids(words: &[&str]) -> Vec<u32> {
         .collect()
 }
 
-/// `c * L` of the most frequent word n-gram (see the module docs).
-fn top_ngram_chars(ids: &[u32], word_len: &[usize], n: usize) -> usize {
-    if ids.len() < n {
-        return 0;
-    }
-    let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
-    for (i, gram) in ids.windows(n).enumerate() {
-        counts.entry(gram).or_insert((0, i)).0 += 1;
-    }
-    let mut best = (0usize, 0usize); // (count, length)
-    for (count, first) in counts.values() {
-        let len = word_len[*first..*first + n].iter().sum::<usize>() + n - 1;
-        best = best.max((*count, len));
-    }
-    best.0 * best.1
+/// Scratch tables reused across the n-gram passes of one document.
+struct Grams<'a> {
+    counts: FxHashMap<&'a [u32], (usize, usize)>,
+    seen: FxHashSet<&'a [u32]>,
 }
 
-/// Chars of the duplicated word n-grams, scanning as the module docs describe.
-fn duplicated_ngram_chars(ids: &[u32], word_len: &[usize], n: usize) -> usize {
-    if ids.len() < n {
-        return 0;
-    }
-    let mut seen: FxHashSet<&[u32]> = FxHashSet::default();
-    let mut chars = 0;
-    let mut i = 0;
-    while i + n <= ids.len() {
-        let gram = &ids[i..i + n];
-        if seen.contains(gram) {
-            chars += word_len[i..i + n].iter().sum::<usize>();
-            i += n;
-        } else {
-            seen.insert(gram);
-            i += 1;
+impl<'a> Grams<'a> {
+    fn new(words: usize) -> Self {
+        Grams {
+            counts: FxHashMap::with_capacity_and_hasher(words, FxBuildHasher),
+            seen: FxHashSet::with_capacity_and_hasher(words, FxBuildHasher),
         }
     }
-    chars
+
+    /// `c * L` of the most frequent word n-gram (see the module docs).
+    fn top_chars(&mut self, ids: &'a [u32], word_len: &[usize], n: usize) -> usize {
+        if ids.len() < n {
+            return 0;
+        }
+        self.counts.clear();
+        for (i, gram) in ids.windows(n).enumerate() {
+            self.counts.entry(gram).or_insert((0, i)).0 += 1;
+        }
+        let mut best = (0usize, 0usize); // (count, length)
+        for (count, first) in self.counts.values() {
+            let len = word_len[*first..*first + n].iter().sum::<usize>() + n - 1;
+            best = best.max((*count, len));
+        }
+        best.0 * best.1
+    }
+
+    /// Chars of the duplicated word n-grams, scanning as the module docs describe.
+    fn duplicated_chars(&mut self, ids: &'a [u32], word_len: &[usize], n: usize) -> usize {
+        if ids.len() < n {
+            return 0;
+        }
+        self.seen.clear();
+        let mut chars = 0;
+        let mut i = 0;
+        while i + n <= ids.len() {
+            let gram = &ids[i..i + n];
+            if self.seen.insert(gram) {
+                i += 1;
+            } else {
+                chars += word_len[i..i + n].iter().sum::<usize>();
+                i += n;
+            }
+        }
+        chars
+    }
 }
 
 #[cfg(test)]
