@@ -6,8 +6,9 @@ LABELED_DIR holds positives.jsonl.gz (the target) and negatives / hard_negatives
 unlabeled .jsonl.gz (the raw sample), e.g. ../shared/data/labeled. Both implementations fit
 on the same texts; then each computes the log importance weight of raw documents: the
 reference (PyPI ``data-selection``: nltk WordPunctTokenizer, SHA-256 per n-gram, numpy dot)
-on --ref-docs of them (every k-th, so the same mix of lengths), one process; fastscan on --docs, with 1 and 2 threads. Prints
-documents/s, MB/s, per core, and the ratio to the reference per core.
+on --ref-docs of them (every k-th, so the same mix of lengths), one process; fastscan on
+--docs, with 1 and 2 threads, from a list of str and from an Arrow array. Prints documents/s,
+MB/s, per core, and the ratio to the reference per core.
 """
 
 from __future__ import annotations

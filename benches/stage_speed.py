@@ -16,13 +16,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import as_arrow, nbytes, read_texts, repeat_to
-
 import fastscan
+from corpus import as_arrow, nbytes, read_texts, repeat_to
 from fastscan.ngrams import NgramModel
 
 
@@ -60,22 +60,13 @@ def main() -> None:
 
     for threads in (int(t) for t in a.threads.split(",")):
         scanner = fastscan.Scanner(threads=threads)
-        row(
-            "patterns (Scanner.scan)",
-            threads,
-            len(texts),
-            mb,
-            best_of(3, lambda: scanner.scan(array)),
-        )  # noqa: B023
-        row(
-            "statistics (Scanner.stats)",
-            threads,
-            len(texts),
-            mb,
-            best_of(3, lambda: scanner.stats(array)),
-        )  # noqa: B023
         model = NgramModel.fit(base[:half], base[half:], threads=threads)
-        row("DSIR importance", threads, len(texts), mb, best_of(3, lambda: model.importance(array)))  # noqa: B023
+        for name, fn in (
+            ("patterns (Scanner.scan)", scanner.scan),
+            ("statistics (Scanner.stats)", scanner.stats),
+            ("DSIR importance", model.importance),
+        ):
+            row(name, threads, len(texts), mb, best_of(3, partial(fn, array)))
     stage = fastscan.SemanticStage("tool-use", cache_dir="")
     started = time.perf_counter()
     stage.prepare()
