@@ -187,6 +187,9 @@ def test_gold_records_of_every_format_render(tmp_path: Path) -> None:
     array = tmp_path / "gold.json"
     array.write_text(json.dumps(records), encoding="utf-8")
     assert load_gold(array) == texts
+    lines_json = tmp_path / "lines.json"  # JSON lines under a .json name
+    lines_json.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_gold(lines_json) == texts
     assert render({"nothing": 1}) is None
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"id": 3}\n', encoding="utf-8")

@@ -18,6 +18,9 @@ class PackError(ValueError):
 def parse_pack(source: str, syntax: Literal["toml", "json"] = "toml") -> dict[str, Any]:
     """Parses and validates a pack; returns its meta, groups, formats and patterns."""
 
+def stat_names() -> list[str]:
+    """The statistics stage's column names, in order."""
+
 def resolve_threads(threads: int | None = None) -> tuple[int, str]:
     """Resolves a thread count: `(threads, source)`."""
 

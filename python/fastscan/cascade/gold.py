@@ -103,6 +103,15 @@ def render(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _json_file(path: Path) -> list[tuple[int, Any]] | None:
+    """The records of a JSON file holding one array or object; None when it is JSON lines."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    return list(enumerate(data if isinstance(data, list) else [data], start=1))
+
+
 # Gold sets shipped with fastscan, by name.
 BUILTIN_GOLD = Path(__file__).resolve().parent.parent / "gold"
 
@@ -122,10 +131,8 @@ def load_gold(source: str | os.PathLike[str] | Sequence[str]) -> list[str]:
     files = [path] if path.suffix == ".json" and path.is_file() else files_of([path])
     texts: list[str] = []
     for file in files:
-        if file.suffix == ".json" and not file.name.endswith(".jsonl"):
-            data = json.loads(file.read_text(encoding="utf-8"))
-            rows = list(enumerate(data if isinstance(data, list) else [data], start=1))
-        else:
+        rows = _json_file(file) if file.suffix == ".json" else None
+        if rows is None:
             rows = list(iter_records(file))
         for lineno, record in rows:
             if isinstance(record, str):

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fastscan import _fastscan
 from fastscan.ngrams import NgramModel
 from fastscan.scanner import Scanner
 
@@ -131,7 +132,7 @@ class PatternStage(Stage):
         }
 
 
-STAT_NAMES = tuple(Scanner(threads=1).stats([]).schema.names)
+STAT_NAMES = tuple(_fastscan.stat_names())
 
 
 class StatsStage(Stage):

@@ -70,16 +70,17 @@ def run_later_stages(
     survivors: Path,
     tally: Tally,
     funnel: list[StageFunnel],
-) -> list[Path]:
-    """Runs the later stages on `survivors`; returns the final kept files (under
-    ``stage_dir/kept``) and rewrites ``stage_dir/scores.parquet``; recounts `tally`."""
+) -> tuple[list[Path], Tally]:
+    """Runs the later stages on `survivors`, appending their lines to `funnel`; rewrites
+    ``stage_dir/scores.parquet``. Returns the final kept files (under ``stage_dir/kept``) and
+    the shard's counts by final decision (`tally`'s blank lines carried over)."""
     from fastscan.filter.shard import (
-        _jsonl_to_parquet,
-        _KeptRows,
-        _open_bytes_writer,
+        KeptRows,
         column_at,
         input_compression,
+        jsonl_to_parquet,
         kept_name,
+        open_bytes_writer,
     )
 
     cfg = ctx.config
@@ -117,17 +118,17 @@ def run_later_stages(
             files = [Path(p) for p in writer.finish()]
         elif fmt == "jsonl":
             path = kept_dir / "part"
-            with _open_bytes_writer(path, cfg.output_compression or input_compression(shard)) as f:
+            with open_bytes_writer(path, cfg.output_compression or input_compression(shard)) as f:
                 for line in kept_lines:
                     f.write(line)
             files = [path]
         else:
             plain = stage_dir / "kept.jsonl"
             plain.write_bytes(b"".join(kept_lines))
-            files = [_jsonl_to_parquet(plain, kept_dir / "part")]
+            files = [jsonl_to_parquet(plain, kept_dir / "part")]
     else:
         assert schema is not None
-        out = _KeptRows(fmt, kept_dir, shard, cfg, schema)
+        out = KeptRows(fmt, kept_dir, shard, cfg, schema)
         try:
             if rows is not None:
                 out.write(rows, texts, keep)
@@ -136,8 +137,7 @@ def run_later_stages(
     survivors.unlink()
     recount = _rewrite_scores(stage_dir / "scores.parquet", result.table, cfg.min_score, ctx)
     recount.blank_lines = tally.blank_lines
-    tally.__dict__.update(recount.__dict__)
-    return files
+    return files, recount
 
 
 def _rewrite_scores(path: Path, later: pa.Table, min_score: float, ctx: Any) -> Tally:

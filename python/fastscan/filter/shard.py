@@ -119,7 +119,7 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
         patterns.line.seconds = time.perf_counter() - started
         funnel = [patterns.line]
         if ctx.config.cascades:
-            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
+            kept_files, tally = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
         tally.check()
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
@@ -214,11 +214,11 @@ def _run_jsonl(
         writer.close()
     kept = [Path(p) for p in files["kept"]]
     if fmt == "parquet" and not cfg.cascades:
-        kept = [_jsonl_to_parquet(kept[0], stage / "kept" / "part")]
+        kept = [jsonl_to_parquet(kept[0], stage / "kept" / "part")]
     return kept
 
 
-def _jsonl_to_parquet(source: Path, target: Path) -> Path:
+def jsonl_to_parquet(source: Path, target: Path) -> Path:
     """Kept JSONL lines as a Parquet table (columns inferred from the records)."""
     if source.stat().st_size == 0:
         table = pa.table({"text": pa.array([], pa.string())})
@@ -298,9 +298,9 @@ def _run_parquet(
     scores = _ScoresWriter(stage / "scores.parquet", ctx)
     if cfg.cascades:  # survivors for the later stages, with the input schema
         (stage / SURVIVORS).mkdir()
-        kept_out = _KeptRows("parquet", stage / SURVIVORS, shard, cfg, source.schema_arrow)
+        kept_out = KeptRows("parquet", stage / SURVIVORS, shard, cfg, source.schema_arrow)
     else:
-        kept_out = _KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
+        kept_out = KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
     rejects = _ParquetRejects(stage / "rejects.jsonl")
     per_row = shard.size / max(source.metadata.num_rows, 1)
     row = 0
@@ -339,7 +339,7 @@ def _run_parquet(
     return files
 
 
-class _KeptRows:
+class KeptRows:
     """Kept rows of a Parquet shard: Parquet (input schema), JSONL, or LMFlow."""
 
     def __init__(
@@ -383,7 +383,7 @@ class _KeptRows:
         return self.files
 
 
-def _open_bytes_writer(path: Path, compression: str) -> Any:
+def open_bytes_writer(path: Path, compression: str) -> Any:
     """A binary file, or a pyarrow gzip / zstd stream, for verbatim kept lines."""
     if compression == "none":
         return open(path, "wb")

@@ -86,6 +86,15 @@ fn parse_pack<'py>(py: Python<'py>, source: &str, syntax: &str) -> PyResult<Boun
     Ok(out)
 }
 
+/// The statistics stage's column names, in order.
+#[pyfunction]
+fn stat_names() -> Vec<&'static str> {
+    fastscan_core::stats::STATS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// Resolves a thread count as a scanner would: returns `(threads, source)`.
 #[pyfunction]
 #[pyo3(signature = (threads = None))]
@@ -295,6 +304,7 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngrams::doc_frequencies, m)?)?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(stat_names, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
