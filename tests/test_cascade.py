@@ -256,3 +256,19 @@ def test_three_stage_cascade_with_the_real_model(semantic: Any) -> None:
     assert all(r["similarity"] >= 0.3 for r in kept)
     assert [f.name for f in result.funnel] == ["patterns", "stats", "semantic"]
     assert result.funnel[2].docs_in == len(reached)
+
+
+def test_models_load_offline_without_changing_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from fastscan.cascade.semantic import _offline
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    with _offline():
+        assert os.environ["HF_HUB_OFFLINE"] == "1"
+        assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "0"

