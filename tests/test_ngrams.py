@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastscan
 from fastscan import _fastscan
@@ -189,3 +191,25 @@ def test_bad_settings_are_errors() -> None:
         NgramModel.fit([""], ["text"], buckets=8)
     with pytest.raises(ValueError, match="at least 1"):
         fastscan.ngrams.count_buckets(["x"], buckets=0)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=st.characters(exclude_categories=("Cs", "Cn")), max_size=40),
+            st.sampled_from(["GET /v1/x?a=1", "İstanbul", "ΣΑΣ ΟΔΟΣ", "x²—y", "a_b-c", "\x1c\x1f"]),
+        ),
+        max_size=6,
+    ).map(" ".join)
+)
+def test_features_match_the_reference_on_any_text(text: str) -> None:
+    from data_selection import hashed_ngram_dsir as reference
+
+    original = reference.hash_buckets
+    reference.hash_buckets = lambda t, num_buckets=10000: _fastscan.ngram_bucket(t, num_buckets)
+    try:
+        expected = reference.get_ngram_counts(text, n=2, num_buckets=997).tolist()
+    finally:
+        reference.hash_buckets = original
+    counter = _fastscan.NgramCounter(997, 2, threads=1)
+    assert counter.count_arrow(pa.array([text])).to_pylist() == expected

@@ -2,11 +2,11 @@
 //! for Language Models via Importance Resampling").
 //!
 //! A document is lower-cased and split into tokens as the reference implementation does with
-//! `nltk`'s `WordPunctTokenizer`, the Python regex `\w+|[^\w\s]+`: maximal runs of word
-//! characters (Python's `\w`: Unicode letters `L*`, numbers `N*`, and `_`), and maximal runs of
-//! other characters that are not whitespace (Python's `str.isspace`: the Unicode `White_Space`
-//! set plus U+001C..U+001F). Its features are the token unigrams and, up to `n`, the n-grams
-//! joined by single spaces, each hashed into one of `buckets` buckets.
+//! `nltk`'s `WordPunctTokenizer`, the regex `\w+|[^\w\s]+` with Unicode (UTS #18) classes:
+//! maximal runs of word characters (`Alphabetic`, marks, decimal digits, connector punctuation,
+//! the joiners U+200C / U+200D) and maximal runs of other characters that are not
+//! `White_Space`. Its features are the token unigrams and, up to `n`, the n-grams joined by
+//! single spaces, each hashed into one of `buckets` buckets.
 //!
 //! The hash of a feature string `s` (its UTF-8 bytes) is a polynomial hash modulo 2^64,
 //! `h = sum(s[i] * P^(len-1-i))`, finished by one xor-shift-multiply round and mapped to a
@@ -122,7 +122,7 @@ enum Class {
     Other,
 }
 
-/// ASCII classes: `[0-9A-Za-z_]` word, Python's ASCII whitespace space, the rest other.
+/// ASCII classes: `[0-9A-Za-z_]` word, `[\t\n\x0b\x0c\r ]` space, the rest other.
 const ASCII_CLASS: [Class; 128] = {
     let mut table = [Class::Other; 128];
     let mut b = 0;
@@ -130,7 +130,7 @@ const ASCII_CLASS: [Class; 128] = {
         let c = b as u8;
         if c.is_ascii_alphanumeric() || c == b'_' {
             table[b] = Class::Word;
-        } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ') {
+        } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
             table[b] = Class::Space;
         }
         b += 1;
@@ -138,27 +138,26 @@ const ASCII_CLASS: [Class; 128] = {
     table
 };
 
+/// The Unicode (UTS #18) classes the reference's tokenizer uses: word characters are
+/// `Alphabetic`, marks, decimal digits, connector punctuation and the two joiners; space is
+/// `White_Space`.
 fn class_of(c: char) -> Class {
     use GeneralCategory as G;
     if c.is_ascii() {
         return ASCII_CLASS[c as usize];
     }
-    if matches!(
-        c,
-        '\u{85}' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
-    ) {
+    if c.is_whitespace() {
         return Class::Space;
     }
+    if c.is_alphabetic() || matches!(c, '\u{200c}' | '\u{200d}') {
+        return Class::Word;
+    }
     match get_general_category(c) {
-        G::UppercaseLetter
-        | G::LowercaseLetter
-        | G::TitlecaseLetter
-        | G::ModifierLetter
-        | G::OtherLetter
+        G::NonspacingMark
+        | G::SpacingMark
+        | G::EnclosingMark
         | G::DecimalNumber
-        | G::LetterNumber
-        | G::OtherNumber => Class::Word,
+        | G::ConnectorPunctuation => Class::Word,
         _ => Class::Other,
     }
 }
@@ -548,14 +547,16 @@ mod tests {
         );
         assert_eq!(f.for_each_bucket("Straße ÄÖ", |_| {}), 2);
         assert_eq!(buckets_of(&f, "ÄÖ")[0], b("äö"));
-        // Word runs and other runs, across ASCII and non-ASCII: "x²—y" is "x²", "—", "y".
+        // Word runs and other runs, across ASCII and non-ASCII: "é²—y" is "é", "²—", "y"
+        // (a superscript digit is not a decimal digit), "e\u{301}x" one word (a mark).
         assert_eq!(
-            buckets_of(&f, "x²—y"),
-            vec![b("x²"), b("—"), b("x² —"), b("y"), b("— y")]
+            buckets_of(&f, "é²—y"),
+            vec![b("é"), b("²—"), b("é ²—"), b("y"), b("²— y")]
         );
+        assert_eq!(buckets_of(&f, "e\u{301}x"), vec![b("e\u{301}x")]);
         assert_eq!(
             tokens("Get /users, NOW x²—y"),
-            ["get", "/", "users", ",", "now", "x²", "—", "y"]
+            ["get", "/", "users", ",", "now", "x", "²—", "y"]
         );
         // Trigrams join three tokens with single spaces.
         let f3 = Featurizer::new(NgramConfig {
