@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export FASTSCAN_HYPOTHESIS_PROFILE ?= ci
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test build rust-test py-test lint stubtest bench quality wheel lock clean
+.PHONY: help demo test build rust-test py-test lint stubtest bench eval quality wheel lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ lint: $(STAMP) ## rustfmt, clippy (pedantic, -D warnings), ruff, mypy, stubtest
 
 bench: build ## throughput table (CORPUS=../shared/data/labeled MB=200)
 	$(BIN)/python benches/throughput.py $(or $(CORPUS),../shared/data/labeled) --mb $(or $(MB),200)
+
+eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=../shared/data/labeled)
+	$(BIN)/fastscan eval --config examples/cascade.toml \
+	  --positives $(or $(CORPUS),../shared/data/labeled)/positives.jsonl.gz \
+	  --negatives $(or $(CORPUS),../shared/data/labeled)/negatives.jsonl.gz \
+	  --hard-negatives $(or $(CORPUS),../shared/data/labeled)/hard_negatives.jsonl.gz
 
 quality: build ## recall / flag rates of the tool-use pack per kind (CORPUS=...)
 	$(BIN)/python benches/pack_quality.py $(or $(CORPUS),../shared/data/labeled)
