@@ -282,3 +282,11 @@ def test_a_local_model_directory_works(semantic: Any) -> None:
     assert stage.model_dir == path
     texts = TEXTS[:3]
     assert stage.similarity(texts) == pytest.approx(semantic.similarity(texts), abs=1e-6)
+
+
+def test_an_unwritable_gold_cache_only_costs_time(semantic: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    stage = fastscan.SemanticStage(semantic.gold, cache_dir=blocker / "cache")
+    stage._model = semantic.model
+    assert stage.gold_matrix().shape == semantic.gold_matrix().shape

@@ -191,11 +191,22 @@ class SemanticStage(Stage):
         else:
             self._gold_matrix = self.embed(self.gold)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, self._gold_matrix)
-                os.replace(tmp, path)
+                self._save_cache(path, self._gold_matrix)
         return self._gold_matrix
+
+    @staticmethod
+    def _save_cache(path: Path, matrix: Any) -> None:
+        """Best effort: a cache that cannot be written (read-only home) only costs time."""
+        import numpy as np
+
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, matrix)
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def similarity(self, texts: Sequence[str]) -> list[float]:
         """Each text's aggregated cosine similarity to the gold set."""
