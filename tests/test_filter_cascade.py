@@ -114,7 +114,9 @@ def test_filter_with_a_cascade_keeps_what_the_cascade_keeps(
     assert funnel[0]["docs_in"] == 4 * len(TEXTS)
     for before, after in itertools.pairwise(funnel):
         assert before["docs_out"] == after["docs_in"]
+        assert before["bytes_out"] == after["bytes_in"]
     assert funnel[-1]["docs_out"] == totals["kept"]["docs"]
+    assert funnel[-1]["bytes_out"] == totals["kept"]["bytes"]
     for e in report["shards"]:
         assert e["funnel"][-1]["docs_out"] == e["kept"]["docs"]
 

@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,7 +104,7 @@ def test_same_top_k_as_the_reference_with_the_same_hash(
     buckets = 4096
     target = synthetic(60, 0.8, seed=1)
     raw = synthetic(300, 0.3, seed=2)
-    # The reference hashes with SHA-256; give it fastscan's XXH3 bucket function instead.
+    # The reference hashes with SHA-256; give it fastscan's bucket function instead.
     monkeypatch.setattr(
         reference,
         "hash_buckets",
@@ -169,6 +170,15 @@ def test_model_file_round_trip(tmp_path: Path) -> None:
     assert loaded.info == {"target_docs": 20, "raw_docs": 50}
     batch = pa.array(raw, pa.string())
     assert loaded.importance(batch).equals(model.importance(batch))
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"fastscan.ngrams"])
+    meta["hash"] = "sha256"
+    pq.write_table(
+        table.replace_schema_metadata({b"fastscan.ngrams": json.dumps(meta).encode()}),
+        tmp_path / "old.parquet",
+    )
+    with pytest.raises(ValueError, match="refit"):
+        NgramModel.load(tmp_path / "old.parquet")
     (tmp_path / "other.parquet").write_bytes(b"not parquet")
     with pytest.raises(ValueError, match="cannot read n-gram model"):
         NgramModel.load(tmp_path / "other.parquet")

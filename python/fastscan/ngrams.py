@@ -4,8 +4,8 @@ Fit on a target (gold) corpus and a raw sample; a document's log importance weig
 ``sum_features log(p_target(bucket) / p_raw(bucket))`` (Xie et al. 2023) then ranks raw
 documents by how much they look like the target. Features, hashing and smoothing are described
 in ``fastscan_core::ngrams``; the defaults (10,000 buckets, unigrams + bigrams, ``log(p + 1e-8)``)
-are those of the reference implementation (PyPI ``data-selection``), with XXH3 in place of
-SHA-256.
+are those of the reference implementation (PyPI ``data-selection``), with a fast polynomial
+hash in place of SHA-256.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from fastscan import __version__, _fastscan
 DEFAULT_BUCKETS = 10_000
 DEFAULT_N = 2
 SMOOTHINGS = ("epsilon", "additive")
+# The feature hash (``fastscan_core::ngrams``); a model records it and loading checks it.
+HASH = "poly64-mulshift-v1"
 # Texts per call into the core when counting a corpus.
 BATCH = 8192
 _META_KEY = b"fastscan.ngrams"
@@ -159,7 +161,7 @@ class NgramModel:
         meta = {
             "format": 1,
             "fastscan_version": __version__,
-            "hash": "xxh3_64",
+            "hash": HASH,
             "tokenizer": "lowercase, \\w+|[^\\w\\s]+",
             "buckets": self.buckets,
             "n": self.n,
@@ -185,6 +187,11 @@ class NgramModel:
         meta = json.loads(raw_meta)
         if meta.get("format") != 1:
             raise ValueError(f"{path}: unsupported n-gram model format {meta.get('format')}")
+        if meta.get("hash") != HASH:
+            raise ValueError(
+                f"{path}: fitted with feature hash {meta.get('hash')!r}, this fastscan uses "
+                f"{HASH!r}: refit with fastscan fit-ngrams"
+            )
         return cls(
             table.column("target").to_pylist(),
             table.column("raw").to_pylist(),

@@ -118,13 +118,21 @@ class Cascade:
     def describe(self) -> list[dict[str, Any]]:
         return [s.describe() for s in self.stages]
 
-    def run(self, texts: Any) -> CascadeResult:
+    def run(self, texts: Any, sizes: Sequence[int] | None = None) -> CascadeResult:
+        """Runs every stage; `sizes` (default: the texts' UTF-8 lengths) are the bytes the
+        funnel counts per document (``fastscan-filter`` passes the records' sizes)."""
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
         if not isinstance(texts, pa.Array):
             texts = pa.array(list(texts), pa.large_string())
         n = len(texts)
-        lengths = pc.fill_null(pc.binary_length(texts), 0).to_pylist()
+        if sizes is not None and len(sizes) != n:
+            raise ValueError(f"{len(sizes)} sizes for {n} texts")
+        lengths = (
+            list(sizes)
+            if sizes is not None
+            else pc.fill_null(pc.binary_length(texts), 0).to_pylist()
+        )
         alive = [i for i in range(n) if texts[i].is_valid]
         columns: dict[str, pa.Array] = {}
         dropped_by: list[str | None] = [None] * n

@@ -103,7 +103,9 @@ def run_later_stages(
                 assert ctx.tokenizer is not None
                 column, _ = ctx.tokenizer.decode_arrow(rows.column(cfg.tokens_field))
             texts = column
-    result = Cascade(cfg.later_stages()).run(texts)
+    # The funnel counts what stage 1 counted: the JSONL lines' bytes, Parquet texts' bytes.
+    sizes = [len(line) for line in lines] if shard.format == "jsonl" else None
+    result = Cascade(cfg.later_stages()).run(texts, sizes)
     funnel.extend(result.funnel)
     keep = result.kept
     kept_dir = stage_dir / "kept"
