@@ -171,3 +171,20 @@ def test_stage_config_errors(tmp_path: Path) -> None:
     bad.write_text("[stats]\nmin = { wordz = 3 }\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown statistic"):
         FilterConfig.from_toml(bad).later_stages()
+
+
+def test_survivor_lines_split_only_at_newlines(tmp_path: Path) -> None:
+    text = TEXTS[0]
+    lines = [
+        b'{"text": ' + json.dumps(text).encode() + b',\r "id": 1}\n',  # \r is JSON whitespace
+        b'{"text": ' + json.dumps(text + " again").encode() + b"}",  # no final newline
+    ]
+    shard = tmp_path / "in" / "r.jsonl"
+    shard.parent.mkdir()
+    shard.write_bytes(b"".join(lines))
+    config = tmp_path / "c.toml"
+    config.write_text("[stats]\nmin = { words = 1 }\n", encoding="utf-8")
+    report = fastscan.filter_shards(shard, tmp_path / "out", config=config)
+    assert report["totals"]["failed"] == 0
+    assert report["totals"]["kept"]["docs"] == 2
+    assert (tmp_path / "out" / "kept" / "r.jsonl").read_bytes() == b"".join(lines)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +23,9 @@ from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
+
+if TYPE_CHECKING:
+    from fastscan.filter.shard import Context
 
 SURVIVORS = "survivors"
 
@@ -63,9 +66,18 @@ def _text_of(line: bytes, field: str) -> str:
     return str(value)
 
 
+def _lines(data: bytes) -> list[bytes]:
+    """Lines ending at each `\n` (kept), as stage 1 reads them: a `\r` alone is no line end."""
+    parts = data.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def run_later_stages(
     shard: Shard,
-    ctx: Any,
+    ctx: Context,
     stage_dir: Path,
     survivors: Path,
     tally: Tally,
@@ -89,7 +101,7 @@ def run_later_stages(
     schema: pa.Schema | None = None
     lines: list[bytes] = []
     if shard.format == "jsonl":
-        lines = survivors.read_bytes().splitlines(keepends=True)
+        lines = _lines(survivors.read_bytes())
         texts = pa.array([_text_of(line, cfg.text_field) for line in lines], pa.large_string())
     else:
         table = pq.read_table(survivors)
@@ -142,7 +154,7 @@ def run_later_stages(
     return files, recount
 
 
-def _rewrite_scores(path: Path, later: pa.Table, min_score: float, ctx: Any) -> Tally:
+def _rewrite_scores(path: Path, later: pa.Table, min_score: float, ctx: Context) -> Tally:
     """Adds the later stages' columns and the final decisions to a shard's scores file;
     returns the counts of the final decisions."""
     scores = pq.read_table(path)
