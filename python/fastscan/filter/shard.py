@@ -132,11 +132,15 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
 
 
 def attempt_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
-    """`run_shard`, with a failure turned into the shard's entry (status ``failed``)."""
+    """`run_shard`, with a failure turned into the shard's entry (status ``failed``).
+
+    Failures are bad input (`ShardError`, `ValueError`), I/O (`OSError`) and a later stage's
+    runtime trouble (`RuntimeError`: torch's out-of-memory, a broken model file).
+    """
     began = time.perf_counter()
     try:
         return run_shard(shard, ctx, progress)
-    except (ShardError, OSError, ValueError) as e:
+    except (ShardError, OSError, ValueError, RuntimeError) as e:
         return failed_entry(shard, str(e), time.perf_counter() - began)
 
 
