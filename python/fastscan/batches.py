@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.run import ConfigSpec, load_tokenizer
-from fastscan.filter.shard import column_at
+from fastscan.filter.shard import batch_texts
 from fastscan.scanner import Scanner
 
 # Columns of a scores batch that only make sense for a shard file (row number, byte range).
@@ -57,14 +57,15 @@ class BatchScorer:
         prefix: str = "",
         **settings: Any,
     ) -> None:
-        if isinstance(config, FilterConfig):
-            base = config
-        elif config is None:
-            base = FilterConfig()
-        else:
-            base = FilterConfig.from_toml(config)
-        self.config = base.with_overrides(**settings)
-        self._args = (config, threads, drop_rejected, kept_only, prefix, settings)
+        self.config = FilterConfig.resolve(config, **settings)
+        self._arguments: dict[str, Any] = {
+            "config": config,
+            "threads": threads,
+            "drop_rejected": drop_rejected,
+            "kept_only": kept_only,
+            "prefix": prefix,
+            **settings,
+        }
         self.scanner = Scanner(self.config.load_pack(), threads)
         self.tokenizer = load_tokenizer(self.config)
         self.drop_rejected = drop_rejected
@@ -98,7 +99,7 @@ class BatchScorer:
     def score(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """One RecordBatch with the score columns appended (and rows dropped if asked)."""
         schema = self.output_schema(batch.schema)
-        texts, bad = self._texts(batch)
+        texts, bad = batch_texts(batch, self.config, self.tokenizer)
         judged = self._judge(texts, bad)
         columns = list(batch.columns) + [judged.column(f.name) for f in self.score_fields]
         out = pa.RecordBatch.from_arrays(columns, schema=schema)
@@ -109,23 +110,6 @@ class BatchScorer:
             return out.filter(pc.not_equal(decision, "rejected"))
         return out
 
-    def _texts(self, batch: pa.RecordBatch) -> tuple[pa.Array, list[tuple[int, int]]]:
-        cfg = self.config
-        texts = column_at(batch, cfg.text_field)
-        if texts is not None:
-            return texts, []
-        tokens = column_at(batch, cfg.tokens_field)
-        if tokens is None:
-            raise ValueError(
-                f"no text column {cfg.text_field!r} (nor token column {cfg.tokens_field!r}); "
-                f"columns: {', '.join(batch.schema.names)}"
-            )
-        if self.tokenizer is None:
-            raise ValueError(
-                f"column {cfg.tokens_field!r} holds token ids: pass tokenizer='tokenizer.json'"
-            )
-        return self.tokenizer.decode_arrow(tokens)
-
     def _judge(self, texts: pa.Array, bad: list[tuple[int, int]]) -> pa.RecordBatch:
         return self.scanner._inner.judge_arrow(
             texts,
@@ -135,11 +119,7 @@ class BatchScorer:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        config, threads, drop_rejected, kept_only, prefix, settings = self._args
-        return (
-            _rebuild,
-            (config, threads, drop_rejected, kept_only, prefix, settings),
-        )
+        return (_rebuild, (self._arguments,))
 
     def __repr__(self) -> str:
         return (
@@ -148,22 +128,8 @@ class BatchScorer:
         )
 
 
-def _rebuild(
-    config: ConfigSpec,
-    threads: int | None,
-    drop_rejected: bool,
-    kept_only: bool,
-    prefix: str,
-    settings: dict[str, Any],
-) -> BatchScorer:
-    return BatchScorer(
-        config,
-        threads=threads,
-        drop_rejected=drop_rejected,
-        kept_only=kept_only,
-        prefix=prefix,
-        **settings,
-    )
+def _rebuild(arguments: dict[str, Any]) -> BatchScorer:
+    return BatchScorer(**arguments)
 
 
 def score_batches(

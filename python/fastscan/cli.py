@@ -148,7 +148,7 @@ def _labeled(args: argparse.Namespace) -> Labeled:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    cfg = FilterConfig.from_toml(args.config) if args.config else FilterConfig()
+    cfg = FilterConfig.resolve(args.config)
     stages = [
         PatternStage(cfg.load_pack(), cfg.min_score, cfg.require, threads=args.threads),
         *cfg.later_stages(),

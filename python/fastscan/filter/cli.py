@@ -113,8 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        base = FilterConfig.from_toml(args.config) if args.config else FilterConfig()
-        cfg = base.with_overrides(
+        cfg = FilterConfig.resolve(
+            args.config,
             pack=args.pack,
             min_score=args.min_score,
             require=tuple(g for g in args.require.split(",") if g) if args.require else None,

@@ -164,6 +164,20 @@ class FilterConfig:
         except TypeError as e:
             raise ConfigError(f"config {path}: {e}") from e
 
+    @classmethod
+    def resolve(
+        cls, config: FilterConfig | str | os.PathLike[str] | None = None, **changes: Any
+    ) -> FilterConfig:
+        """A config from a `FilterConfig`, a ``cascade.toml`` path or None (the defaults),
+        with `changes` applied as `with_overrides` does."""
+        if isinstance(config, FilterConfig):
+            base = config
+        elif config is None:
+            base = cls()
+        else:
+            base = cls.from_toml(config)
+        return base.with_overrides(**changes)
+
     def with_overrides(self, **changes: Any) -> FilterConfig:
         """A copy with the given settings replaced (``None`` values are ignored)."""
         given = {k: v for k, v in changes.items() if v is not None}

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
+from fastscan.cascade.cascade import spread
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
 
@@ -31,32 +32,32 @@ SURVIVORS = "survivors"
 
 
 class PatternFunnel:
-    """Stage 1's funnel line, counted from the scores batches as they stream."""
+    """Stage 1's funnel line: its counts come from the shard's `Tally`; only when the keep
+    rule requires groups does a dropped record need telling apart (score or group)."""
 
-    def __init__(self, min_score: float) -> None:
+    def __init__(self, min_score: float, require: tuple[str, ...]) -> None:
         self.min_score = min_score
-        self.line = StageFunnel("patterns")
+        self.require = require
+        self.missing_group = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
-        decision = batch.column("decision")
-        length = batch.column("length")
-        scored = pc.not_equal(decision, "rejected")
-        kept = pc.equal(decision, "kept")
-        dropped = pc.equal(decision, "dropped")
-        self.line.docs_in += pc.sum(scored).as_py() or 0
-        self.line.bytes_in += pc.sum(pc.filter(length, scored)).as_py() or 0
-        self.line.docs_out += pc.sum(kept).as_py() or 0
-        self.line.bytes_out += pc.sum(pc.filter(length, kept)).as_py() or 0
-        below = pc.sum(pc.and_(dropped, pc.less(batch.column("score"), self.min_score))).as_py()
-        other = (pc.sum(dropped).as_py() or 0) - (below or 0)
-        if below:
-            self.line.drop_reasons[self.below_reason] += below
-        if other:
-            self.line.drop_reasons["missing required group"] += other
+        if self.require:
+            dropped = pc.equal(batch.column("decision"), "dropped")
+            scored_enough = pc.greater_equal(batch.column("score"), self.min_score)
+            self.missing_group += pc.sum(pc.and_(dropped, scored_enough)).as_py() or 0
 
-    @property
-    def below_reason(self) -> str:
-        return f"pattern score < {self.min_score:g}"
+    def line(self, tally: Tally, seconds: float) -> StageFunnel:
+        line = StageFunnel("patterns", seconds=seconds)
+        line.docs_in = tally.docs["kept"] + tally.docs["dropped"]
+        line.bytes_in = tally.bytes["kept"] + tally.bytes["dropped"]
+        line.docs_out = tally.docs["kept"]
+        line.bytes_out = tally.bytes["kept"]
+        below = tally.docs["dropped"] - self.missing_group
+        if below:
+            line.drop_reasons[f"pattern score < {self.min_score:g}"] = below
+        if self.missing_group:
+            line.drop_reasons["missing required group"] = self.missing_group
+        return line
 
 
 def _text_of(line: bytes, field: str) -> str:
@@ -82,13 +83,13 @@ def run_later_stages(
     survivors: Path,
     tally: Tally,
     funnel: list[StageFunnel],
-) -> tuple[list[Path], Tally]:
+) -> list[Path]:
     """Runs the later stages on `survivors`, appending their lines to `funnel`; rewrites
-    ``stage_dir/scores.parquet``. Returns the final kept files (under ``stage_dir/kept``) and
-    the shard's counts by final decision (`tally`'s blank lines carried over)."""
+    ``stage_dir/scores.parquet`` and moves the records they drop from kept to dropped in
+    `tally`. Returns the final kept files (under ``stage_dir/kept``)."""
     from fastscan.filter.shard import (
         KeptRows,
-        column_at,
+        batch_texts,
         input_compression,
         jsonl_to_parquet,
         kept_name,
@@ -110,11 +111,7 @@ def run_later_stages(
         if rows is None:
             texts = pa.array([], pa.large_string())
         else:
-            column = column_at(rows, cfg.text_field)
-            if column is None:
-                assert ctx.tokenizer is not None
-                column, _ = ctx.tokenizer.decode_arrow(rows.column(cfg.tokens_field))
-            texts = column
+            texts, _ = batch_texts(rows, cfg, ctx.tokenizer)
     # The funnel counts what stage 1 counted: the JSONL lines' bytes, Parquet texts' bytes.
     sizes = [len(line) for line in lines] if shard.format == "jsonl" else None
     result = Cascade(cfg.later_stages()).run(texts, sizes)
@@ -149,52 +146,48 @@ def run_later_stages(
         finally:
             files = out.close()
     survivors.unlink()
-    recount = _rewrite_scores(stage_dir / "scores.parquet", result.table, cfg.min_score, ctx)
-    recount.blank_lines = tally.blank_lines
-    return files, recount
+    docs, size = _rewrite_scores(stage_dir / "scores.parquet", result.table, cfg.min_score)
+    # Only kept -> dropped moves: group, format and score counts are over every scored record.
+    tally.docs["kept"] -= docs
+    tally.docs["dropped"] += docs
+    tally.bytes["kept"] -= size
+    tally.bytes["dropped"] += size
+    return files
 
 
-def _rewrite_scores(path: Path, later: pa.Table, min_score: float, ctx: Context) -> Tally:
+def _rewrite_scores(path: Path, later: pa.Table, min_score: float) -> tuple[int, int]:
     """Adds the later stages' columns and the final decisions to a shard's scores file;
-    returns the counts of the final decisions."""
-    scores = pq.read_table(path)
-    decision = scores.column("decision").to_pylist()
-    survivor_rows = [i for i, d in enumerate(decision) if d == "kept"]
-    n = scores.num_rows
-    index: list[int | None] = [None] * n
-    for at, row in enumerate(survivor_rows):
-        index[row] = at
-    take = pa.array(index, pa.int64())
-    score = scores.column("score").to_pylist()
-    final = later.column("decision").to_pylist()
-    later_by = later.column("dropped_by").to_pylist()
-    later_reason = later.column("drop_reason").to_pylist()
-    dropped_by: list[str | None] = []
-    reasons: list[str | None] = []
-    for i in range(n):
-        j = index[i]
-        if j is not None:  # a survivor of stage 1: the later stages decided
-            decision[i] = final[j]
-            dropped_by.append(later_by[j])
-            reasons.append(later_reason[j])
-        elif decision[i] == "dropped":
-            dropped_by.append("patterns")
-            below = score[i] < min_score
-            reasons.append(f"pattern score < {min_score:g}" if below else "missing required group")
-        else:
-            dropped_by.append(None)
-            reasons.append(None)
+    returns the documents (and their bytes) that stage 1 kept and a later stage dropped."""
+    scores = pq.read_table(path).combine_chunks()
+    decision = scores.column("decision")
+    survivor = pc.equal(decision, "kept")  # stage 1's survivors, in the order `later` has them
+    final = pc.if_else(survivor, spread(later.column("decision"), survivor), decision)
+    stage1_dropped = pc.equal(decision, "dropped")
+    below = pc.less(scores.column("score"), min_score)
+    none = pa.scalar(None, pa.string())
+    dropped_by = pc.if_else(
+        survivor,
+        spread(later.column("dropped_by"), survivor),
+        pc.if_else(stage1_dropped, "patterns", none),
+    )
+    reasons = pc.if_else(
+        survivor,
+        spread(later.column("drop_reason"), survivor),
+        pc.if_else(
+            stage1_dropped,
+            pc.if_else(below, f"pattern score < {min_score:g}", "missing required group"),
+            none,
+        ),
+    )
     skip = {"decision", "dropped_by", "drop_reason", "stages_passed"}
     columns = {name: scores.column(name) for name in scores.schema.names if name != "decision"}
     for name in later.schema.names:
         if name not in skip:
-            columns[name] = later.column(name).take(take)
-    columns["decision"] = pa.chunked_array([pa.array(decision, pa.string())])
-    columns["dropped_by"] = pa.chunked_array([pa.array(dropped_by, pa.string())])
-    columns["drop_reason"] = pa.chunked_array([pa.array(reasons, pa.string())])
+            columns[name] = spread(later.column(name), survivor)
+    columns.update(decision=final, dropped_by=dropped_by, drop_reason=reasons)
     table = pa.table(columns).replace_schema_metadata(scores.schema.metadata)
     pq.write_table(table, path, compression="zstd")
-    recount = Tally()
-    for b in table.to_batches():
-        recount.add(b, ctx.min_hits)
-    return recount
+    moved = pc.and_(survivor, pc.equal(final, "dropped"))
+    docs = pc.sum(moved).as_py() or 0
+    size = pc.sum(pc.filter(scores.column("length"), moved)).as_py() or 0
+    return docs, size

@@ -127,13 +127,7 @@ class Run:
         """Resolves the config and plans the shards; raises `UsageError` when it cannot."""
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
-        if isinstance(config, FilterConfig):
-            cfg = config
-        elif config is None:
-            cfg = FilterConfig()
-        else:
-            cfg = FilterConfig.from_toml(config)
-        cfg = cfg.with_overrides(**settings)
+        cfg = FilterConfig.resolve(config, **settings)
         try:
             shards, ignored = plan(list(inputs))
         except ValueError as e:

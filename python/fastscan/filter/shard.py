@@ -38,7 +38,7 @@ Progress = Callable[[int, int], None]
 """Called with (input bytes consumed since the last call, records since the last call)."""
 
 
-class ShardError(Exception):
+class ShardError(ValueError):
     """A shard that cannot be read as a whole (bad file, wrong columns): the run goes on."""
 
 
@@ -105,7 +105,7 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
     (stage / "kept").mkdir(parents=True)
     started = time.perf_counter()
     tally = Tally()
-    patterns = PatternFunnel(ctx.config.min_score)
+    patterns = PatternFunnel(ctx.config.min_score, ctx.config.require)
     try:
         if shard.format == "jsonl":
             kept_files = _run_jsonl(shard, ctx, stage, tally, patterns, progress)
@@ -116,10 +116,9 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
                 f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
                 ".jsonl.zst or .parquet"
             )
-        patterns.line.seconds = time.perf_counter() - started
-        funnel = [patterns.line]
+        funnel = [patterns.line(tally, time.perf_counter() - started)]
         if ctx.config.cascades:
-            kept_files, tally = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
+            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
         tally.check()
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
@@ -273,6 +272,28 @@ def column_at(batch: pa.RecordBatch, name: str) -> pa.Array | None:
     return array
 
 
+def batch_texts(
+    batch: pa.RecordBatch, cfg: FilterConfig, tokenizer: _fastscan.Tokenizer | None
+) -> tuple[pa.Array, list[tuple[int, int]]]:
+    """The texts of a batch: its text column (dots reach into structs), else its token-id
+    column decoded; with the rows holding an unknown id (row, id)."""
+    texts = column_at(batch, cfg.text_field)
+    if texts is not None:
+        return texts, []
+    tokens = column_at(batch, cfg.tokens_field)
+    if tokens is None:
+        raise ShardError(
+            f"no text column {cfg.text_field!r} (nor token column {cfg.tokens_field!r}); "
+            f"columns: {', '.join(batch.schema.names)}"
+        )
+    if tokenizer is None:
+        raise ShardError(
+            f"column {cfg.tokens_field!r} holds token ids: give a tokenizer "
+            "(--tokenizer / tokenizer=tokenizer.json)"
+        )
+    return tokenizer.decode_arrow(tokens)
+
+
 def _run_parquet(
     shard: Shard,
     ctx: Context,
@@ -310,14 +331,7 @@ def _run_parquet(
     row = 0
     try:
         for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            bad: list[tuple[int, int]] = []
-            if use_tokens:
-                assert ctx.tokenizer is not None
-                texts, bad = ctx.tokenizer.decode_arrow(batch.column(cfg.tokens_field))
-            else:
-                texts = column_at(batch, cfg.text_field)
-                if texts is None:
-                    raise ShardError(f"no text field {cfg.text_field!r}")
+            texts, bad = batch_texts(batch, cfg, ctx.tokenizer)
             try:
                 judged = ctx.scanner._inner.judge_arrow(
                     texts,

@@ -308,23 +308,15 @@ impl Featurizer {
             }
             counts
         };
-        let n = docs.count();
-        if pool.threads() == 1 {
-            return Ok(count_range(0..n));
-        }
-        let chunk = n.div_ceil(pool.threads() * 4).max(1);
-        pool.install(|| {
-            (0..n.div_ceil(chunk))
-                .into_par_iter()
-                .map(|c| count_range(c * chunk..((c + 1) * chunk).min(n)))
-                .reduce(
-                    || vec![0u64; size],
-                    |mut a, b| {
-                        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                        a
-                    },
-                )
-        })
+        pool.map_reduce(
+            docs.count(),
+            count_range,
+            || vec![0u64; size],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
     }
 }
 
@@ -366,17 +358,16 @@ pub fn doc_frequencies<D: Documents + ?Sized>(
     }
     let count_range = |range: std::ops::Range<usize>| {
         let mut counts: FxHashMap<String, u64> = FxHashMap::default();
-        let mut seen: FxHashSet<String> = FxHashSet::default();
         for i in range {
             let words = tokens(&String::from_utf8_lossy(docs.doc(i)));
-            seen.clear();
+            // Each n-gram once per document; a string is made only for a new one.
+            let mut seen: FxHashSet<&[String]> = FxHashSet::default();
             for n in min_n..=max_n {
                 for gram in words.windows(n) {
-                    seen.insert(gram.join(" "));
+                    if seen.insert(gram) {
+                        *counts.entry(gram.join(" ")).or_insert(0) += 1;
+                    }
                 }
-            }
-            for gram in seen.drain() {
-                *counts.entry(gram).or_insert(0) += 1;
             }
         }
         counts
@@ -387,17 +378,7 @@ pub fn doc_frequencies<D: Documents + ?Sized>(
         }
         a
     };
-    let n = docs.count();
-    if pool.threads() == 1 {
-        return Ok(count_range(0..n));
-    }
-    let chunk = n.div_ceil(pool.threads() * 4).max(1);
-    pool.install(|| {
-        (0..n.div_ceil(chunk))
-            .into_par_iter()
-            .map(|c| count_range(c * chunk..((c + 1) * chunk).min(n)))
-            .reduce(FxHashMap::default, merge)
-    })
+    pool.map_reduce(docs.count(), count_range, FxHashMap::default, merge)
 }
 
 /// A fitted importance model: the featurizer and a log ratio per bucket.

@@ -105,6 +105,28 @@ impl Pool {
         Ok(pool.install(op))
     }
 
+    /// Maps contiguous ranges of `0..n` (a few per thread) with `map` and combines the results
+    /// with `merge` (associative), on the pool; on the calling thread for one thread.
+    pub fn map_reduce<T: Send>(
+        &self,
+        n: usize,
+        map: impl Fn(std::ops::Range<usize>) -> T + Sync + Send,
+        identity: impl Fn() -> T + Sync + Send,
+        merge: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Result<T> {
+        use rayon::prelude::*;
+        if self.threads == 1 {
+            return Ok(map(0..n));
+        }
+        let chunk = n.div_ceil(self.threads * 4).max(1);
+        self.install(|| {
+            (0..n.div_ceil(chunk))
+                .into_par_iter()
+                .map(|c| map(c * chunk..((c + 1) * chunk).min(n)))
+                .reduce(&identity, &merge)
+        })
+    }
+
     fn get(&self) -> Result<Arc<rayon::ThreadPool>> {
         let pid = std::process::id();
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);

@@ -9,6 +9,7 @@ use fastscan_core::Documents;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::PyList;
 
 /// One item of a Python list: the `str`'s UTF-8 buffer or the `bytes` object, kept alive.
 pub enum Text {
@@ -27,6 +28,15 @@ impl AsRef<[u8]> for Text {
 
 impl Text {
     /// Borrows a `str` or `bytes` object; anything else is a `TypeError` naming the index.
+    /// Every item of a Python list of `str` / `bytes`.
+    pub fn extract_list(texts: &Bound<'_, PyList>) -> PyResult<Vec<Text>> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Text::extract(&item, i))
+            .collect()
+    }
+
     pub fn extract(item: &Bound<'_, PyAny>, index: usize) -> PyResult<Text> {
         if let Ok(s) = item.extract::<PyBackedStr>() {
             return Ok(Text::Str(s));

@@ -149,11 +149,7 @@ impl PyScanner {
         py: Python<'py>,
         texts: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let items = texts
-            .iter()
-            .enumerate()
-            .map(|(i, item)| Text::extract(&item, i))
-            .collect::<PyResult<Vec<Text>>>()?;
+        let items = Text::extract_list(texts)?;
         let scanner = &self.inner;
         let schema = &self.schema;
         let batch = py.detach(|| {
@@ -185,11 +181,7 @@ impl PyScanner {
         py: Python<'py>,
         texts: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let items = texts
-            .iter()
-            .enumerate()
-            .map(|(i, item)| Text::extract(&item, i))
-            .collect::<PyResult<Vec<Text>>>()?;
+        let items = Text::extract_list(texts)?;
         let pool = self.inner.pool();
         let schema = &self.stats_schema;
         let batch = py.detach(|| {
