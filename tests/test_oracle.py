@@ -16,9 +16,28 @@ import oracle
 ALPHABET = "abAB_ é☃日\U0001f600\n"
 literals = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
 texts = st.text(alphabet=ALPHABET, max_size=200)
+# Long enough that the literal automaton walks them on several lanes (see literals.rs).
+long_texts = st.text(alphabet=ALPHABET, min_size=400, max_size=3000)
 # Regexes whose Python `re` and Rust `regex` semantics agree (leftmost-first, same classes).
-# Not a bare `$`: Python matches it before a final "\n", Rust only at the very end.
-REGEXES = ["a+", "ab|a", "[ab]{2}", "(?m)^a", "(?m)b$", "é+", "A_?b", "\\d+", "日[^日]"]
+# Not a bare `$`: Python matches it before a final "\n", Rust only at the very end. Some
+# require a literal of two or more bytes (the scanner runs them only where the literal pass
+# found it), some a single byte (found with memchr), some nothing (always run).
+REGEXES = [
+    "a+",
+    "ab|a",
+    "[ab]{2}",
+    "(?m)^a",
+    "(?m)b$",
+    "é+",
+    "A_?b",
+    "\\d+",
+    "日[^日]",
+    "_ab+",
+    "(?:éa|b日)[ab]?",
+    "(?m)^[ab]*☃ b",
+    "(?:aa|bb)_",
+    "\\d?A[ab]",
+]
 
 
 @st.composite
@@ -67,6 +86,13 @@ def test_scan_matches_oracle(pack: dict[str, Any], batch: list[str]) -> None:
     rows = scanner.scan(batch).to_pylist()
     assert len(rows) == len(batch)
     for text, row in zip(batch, rows, strict=False):
+        _check(pack, text, row)
+
+
+@given(packs(), st.lists(long_texts, min_size=1, max_size=3))
+def test_long_texts_match_oracle(pack: dict[str, Any], batch: list[str]) -> None:
+    scanner = fastscan.Scanner(fastscan.PatternPack.from_dict(pack), threads=1, pattern_counts=True)
+    for text, row in zip(batch, scanner.scan(batch).to_pylist(), strict=True):
         _check(pack, text, row)
 
 

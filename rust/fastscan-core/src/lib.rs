@@ -10,8 +10,9 @@
 //!   minimum hit count, plus optional named *formats* inside a group (the tool-call formats
 //!   of the built-in pack). Parsing validates everything and names the group and pattern of
 //!   any problem ([`PackProblem`]).
-//! * A [`Scanner`] compiles a pack once: all literals into one Aho-Corasick DFA, all regexes
-//!   into one `RegexSet`. It works on bytes, never on decoded strings, and is shared by
+//! * A [`Scanner`] compiles a pack once: all literals into one Aho-Corasick DFA walked on
+//!   several stretches of a document at once ([`literals`]), each regex on its own, run only
+//!   on documents that hold a literal it requires ([`factors`]). It works on bytes, never on decoded strings, and is shared by
 //!   reference across threads. [`scan`] documents the exact match semantics and the score.
 //! * [`shard`] holds the per-shard pipeline: decoders and encoders, JSONL blocks, the text
 //!   field of a record, the keep rule, the kept / rejects / `LMFlow` writers.
@@ -35,6 +36,8 @@
 //! ```
 
 pub mod error;
+pub mod factors;
+pub mod literals;
 pub mod ngrams;
 pub mod pack;
 pub mod scan;

@@ -7,11 +7,16 @@
 //! * **Literals** count every position where they occur, overlapping occurrences included
 //!   (`"aa"` occurs twice in `"aaa"`). All literals of a pack, of every group, run in one
 //!   Aho-Corasick DFA pass (two when the pack mixes case-sensitive and case-insensitive
-//!   groups). Case-insensitive literals fold ASCII letters only.
+//!   groups), walked on several stretches of the document at once ([`crate::literals`]).
+//!   Case-insensitive literals fold ASCII letters only.
 //! * **Regexes** count their leftmost-first, non-overlapping matches, as `re.finditer` in
-//!   Python or `Regex::find_iter` in Rust would. All regexes of a pack first run together in
-//!   one multi-pattern automaton (`RegexSet`, linear time, size-limited) that says which of
-//!   them match at all; only those are then counted, each with its own compiled regex.
+//!   Python or `Regex::find_iter` in Rust would. A regex runs on a document only when that
+//!   document holds one of the literals every match of the regex contains
+//!   ([`crate::factors`]): multi-byte ones are found by the literal pass, which runs anyway,
+//!   single bytes with `memchr`. Regexes that guarantee no literal run on every document; when
+//!   a pack has more than [`MAX_DIRECT_REGEXES`] of them, one multi-pattern automaton
+//!   (`RegexSet`, linear time, size-limited) first says which of them match at all.
+//!   Skipping never changes a count: it only leaves out regexes that cannot match.
 //!   Case-insensitive regexes are compiled as `(?i:...)` (Unicode simple case folding).
 //!
 //! A group's count is the sum of its patterns' counts (its formats' patterns included). A
@@ -25,16 +30,23 @@
 //! so one hit of a group adds its weight, three hits twice its weight, seven hits three times:
 //! repetition helps, with diminishing returns, and long documents cannot win by length alone.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::error::{CoreError, Result};
+use crate::factors::required_factor;
+use crate::literals::LiteralAutomaton;
 use crate::pack::{effective_regex, Pack, REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT};
 use crate::threads::{resolve_threads_from_env, Pool, ThreadSource};
 
 /// No format: the marker in [`Target::format`].
 const NO_FORMAT: u32 = u32::MAX;
+
+/// Regexes without a required literal run one by one up to this many; past it, a `RegexSet`
+/// pass first says which of them match a document at all.
+pub const MAX_DIRECT_REGEXES: usize = 8;
 
 /// Options fixed when a scanner is built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,13 +135,40 @@ struct Target {
     pattern: u32,
 }
 
-/// One Aho-Corasick automaton and, per automaton pattern, the pack patterns it stands for
-/// (one literal can belong to several groups; the automaton holds it once).
+/// What an automaton pattern stands for: a pack literal's hit, or the required literal of a
+/// regex (which then runs on the document).
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    Count(Target),
+    Gate(u32),
+}
+
+/// One literal automaton and, per automaton pattern, what it stands for (one literal can
+/// belong to several groups, or also be a regex's required literal; the automaton holds it once).
 #[derive(Debug)]
 struct LiteralSet {
-    automaton: AhoCorasick,
+    automaton: LiteralAutomaton,
     starts: Vec<u32>,
-    targets: Vec<Target>,
+    members: Vec<Member>,
+}
+
+/// When a regex runs on a document.
+#[derive(Debug, Clone)]
+enum Gate {
+    /// Only when one of its required literals was found by the literal pass.
+    Literals,
+    /// Only when the document holds one of these (at most three) bytes.
+    Bytes(Vec<u8>),
+    /// Always (it guarantees no literal).
+    Always,
+}
+
+/// A pack regex, with where its hits count and when it runs.
+#[derive(Debug)]
+struct GatedRegex {
+    regex: Regex,
+    target: Target,
+    gate: Gate,
 }
 
 /// The results of scanning one document.
@@ -191,8 +230,10 @@ pub struct Scanner {
     pack: Pack,
     options: ScanOptions,
     literal_sets: Vec<LiteralSet>,
+    regexes: Vec<GatedRegex>,
+    /// Over the `Always` regexes (their indices in `ungated`), when there are many.
     regex_set: Option<RegexSet>,
-    regexes: Vec<(Regex, Target)>,
+    ungated: Vec<usize>,
     pool: Pool,
     thread_source: ThreadSource,
 }
@@ -202,14 +243,8 @@ impl Scanner {
     /// size limit; every single pattern was already checked by [`Pack`]'s validation.
     pub fn new(pack: Pack, options: ScanOptions) -> Result<Scanner> {
         let (threads, thread_source) = resolve_threads_from_env(options.threads)?;
-        let mut literal_sets = Vec::new();
-        for case_sensitive in [true, false] {
-            if let Some(set) = build_literal_set(&pack, case_sensitive)? {
-                literal_sets.push(set);
-            }
-        }
-        let mut sources = Vec::new();
         let mut regexes = Vec::new();
+        let mut triggers: Vec<(Vec<u8>, u32)> = Vec::new();
         for id in pack.regex_ids() {
             let p = &pack.patterns[id];
             let source = effective_regex(&p.text, p.case_sensitive);
@@ -217,14 +252,38 @@ impl Scanner {
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .map_err(|e| CoreError::pack(None, Some(&p.text), e.to_string()))?;
-            regexes.push((regex, target_of(&pack, id)));
-            sources.push(source);
+            let factor = required_factor(&source).unwrap_or_default();
+            let gate = if factor.is_empty() {
+                Gate::Always
+            } else if factor.iter().all(|m| m.len() >= 2) {
+                let r = regexes.len() as u32;
+                triggers.extend(factor.into_iter().map(|m| (m, r)));
+                Gate::Literals
+            } else if factor.len() <= 3 && factor.iter().all(|m| m.len() == 1) {
+                Gate::Bytes(factor.into_iter().map(|m| m[0]).collect())
+            } else {
+                Gate::Always
+            };
+            regexes.push(GatedRegex {
+                regex,
+                target: target_of(&pack, id),
+                gate,
+            });
         }
-        let regex_set = if sources.is_empty() {
-            None
-        } else {
+        let mut literal_sets = Vec::new();
+        for case_sensitive in [true, false] {
+            let gates = if case_sensitive { &triggers[..] } else { &[] };
+            if let Some(set) = build_literal_set(&pack, case_sensitive, gates)? {
+                literal_sets.push(set);
+            }
+        }
+        let ungated: Vec<usize> = (0..regexes.len())
+            .filter(|&r| matches!(regexes[r].gate, Gate::Always))
+            .collect();
+        let regex_set = if ungated.len() > MAX_DIRECT_REGEXES {
+            let sources = ungated.iter().map(|&r| regexes[r].regex.as_str());
             Some(
-                RegexSetBuilder::new(&sources)
+                RegexSetBuilder::new(sources)
                     .size_limit(REGEX_SET_SIZE_LIMIT)
                     .build()
                     .map_err(|e| {
@@ -235,13 +294,16 @@ impl Scanner {
                         )
                     })?,
             )
+        } else {
+            None
         };
         Ok(Scanner {
             pack,
             options,
             literal_sets,
-            regex_set,
             regexes,
+            regex_set,
+            ungated,
             pool: Pool::new(threads),
             thread_source,
         })
@@ -285,8 +347,13 @@ impl Scanner {
             .options
             .pattern_counts
             .then(|| vec![0; self.pack.patterns.len()]);
-        let (score, formats) =
-            self.scan_into(doc, &mut group_counts, pattern_counts.as_deref_mut());
+        let mut fired = vec![false; self.regexes.len()];
+        let (score, formats) = self.scan_into(
+            doc,
+            &mut group_counts,
+            pattern_counts.as_deref_mut(),
+            &mut fired,
+        );
         DocScan {
             score,
             group_counts,
@@ -338,6 +405,7 @@ impl Scanner {
         let n_groups = self.pack.groups.len();
         let n_patterns = self.pack.patterns.len();
         let mut patterns = rows.patterns;
+        let mut fired = vec![false; self.regexes.len()];
         for (i, (score, formats)) in rows
             .scores
             .iter_mut()
@@ -348,16 +416,19 @@ impl Scanner {
             let per_pattern = patterns
                 .as_deref_mut()
                 .map(|p| &mut p[i * n_patterns..(i + 1) * n_patterns]);
-            (*score, *formats) = self.scan_into(docs.doc(first + i), groups, per_pattern);
+            (*score, *formats) =
+                self.scan_into(docs.doc(first + i), groups, per_pattern, &mut fired);
         }
     }
 
     /// Counts into `groups` (and `patterns`), returns the score and the detected formats.
+    /// `fired` is scratch space, one flag per regex.
     fn scan_into(
         &self,
         doc: &[u8],
         groups: &mut [u32],
         mut patterns: Option<&mut [u32]>,
+        fired: &mut [bool],
     ) -> (f64, u64) {
         let mut format_counts = [0u32; crate::pack::MAX_FORMATS];
         let mut count = |t: &Target, n: u32, patterns: &mut Option<&mut [u32]>| {
@@ -369,20 +440,40 @@ impl Scanner {
                 p[t.pattern as usize] += n;
             }
         };
+        fired.fill(false);
         for set in &self.literal_sets {
-            for m in set.automaton.find_overlapping_iter(doc) {
-                let id = m.pattern().as_usize();
+            set.automaton.for_each_match(doc, |id| {
                 let range = set.starts[id] as usize..set.starts[id + 1] as usize;
-                for t in &set.targets[range] {
-                    count(t, 1, &mut patterns);
+                for member in &set.members[range] {
+                    match member {
+                        Member::Count(t) => count(t, 1, &mut patterns),
+                        Member::Gate(r) => fired[*r as usize] = true,
+                    }
                 }
+            });
+        }
+        for (r, gated) in self.regexes.iter().enumerate() {
+            let run = match &gated.gate {
+                Gate::Literals => fired[r],
+                Gate::Bytes(bytes) => match bytes[..] {
+                    [a] => memchr::memchr(a, doc).is_some(),
+                    [a, b] => memchr::memchr2(a, b, doc).is_some(),
+                    [a, b, c] => memchr::memchr3(a, b, c, doc).is_some(),
+                    _ => true,
+                },
+                // Run below, with the regex set when there is one.
+                Gate::Always => self.regex_set.is_none(),
+            };
+            if run {
+                let n = gated.regex.find_iter(doc).count() as u32;
+                count(&gated.target, n, &mut patterns);
             }
         }
         if let Some(regex_set) = &self.regex_set {
             for i in &regex_set.matches(doc) {
-                let (regex, target) = &self.regexes[i];
-                let n = regex.find_iter(doc).count() as u32;
-                count(target, n, &mut patterns);
+                let gated = &self.regexes[self.ungated[i]];
+                let n = gated.regex.find_iter(doc).count() as u32;
+                count(&gated.target, n, &mut patterns);
             }
         }
         let mut score = 0.0;
@@ -410,11 +501,25 @@ fn target_of(pack: &Pack, id: usize) -> Target {
     }
 }
 
-fn build_literal_set(pack: &Pack, case_sensitive: bool) -> Result<Option<LiteralSet>> {
-    // Unique automaton patterns, each with the pack patterns it stands for.
+/// The automaton of the pack's literals of one case mode, plus (case-sensitive only) the
+/// required literals of the regexes, `(literal, regex index)`.
+fn build_literal_set(
+    pack: &Pack,
+    case_sensitive: bool,
+    gates: &[(Vec<u8>, u32)],
+) -> Result<Option<LiteralSet>> {
+    // Unique automaton patterns, each with what it stands for.
     let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut members: Vec<Vec<Target>> = Vec::new();
-    let mut index = std::collections::HashMap::new();
+    let mut members: Vec<Vec<Member>> = Vec::new();
+    let mut index = HashMap::new();
+    let mut add = |key: Vec<u8>, member: Member| {
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            members.push(Vec::new());
+            keys.len() - 1
+        });
+        members[slot].push(member);
+    };
     for id in pack.literal_ids() {
         let p = &pack.patterns[id];
         if p.case_sensitive != case_sensitive {
@@ -425,32 +530,25 @@ fn build_literal_set(pack: &Pack, case_sensitive: bool) -> Result<Option<Literal
         } else {
             p.text.as_bytes().to_ascii_lowercase()
         };
-        let slot = *index.entry(key.clone()).or_insert_with(|| {
-            keys.push(key);
-            members.push(Vec::new());
-            keys.len() - 1
-        });
-        members[slot].push(target_of(pack, id));
+        add(key, Member::Count(target_of(pack, id)));
+    }
+    for (key, regex) in gates {
+        add(key.clone(), Member::Gate(*regex));
     }
     if keys.is_empty() {
         return Ok(None);
     }
-    let automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .ascii_case_insensitive(!case_sensitive)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&keys)
-        .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+    let automaton = LiteralAutomaton::new(&keys, !case_sensitive)?;
     let mut starts = Vec::with_capacity(keys.len() + 1);
-    let mut targets = Vec::new();
+    let mut flat = Vec::new();
     starts.push(0);
     for m in members {
-        targets.extend(m);
-        starts.push(targets.len() as u32);
+        flat.extend(m);
+        starts.push(flat.len() as u32);
     }
     Ok(Some(LiteralSet {
         automaton,
         starts,
-        targets,
+        members: flat,
     }))
 }
