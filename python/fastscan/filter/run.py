@@ -25,7 +25,7 @@ from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
 from fastscan.filter.shard import Context, attempt_shard, marker_path
 from fastscan.filter.tally import Tally
-from fastscan.scanner import Scanner
+from fastscan.scanner import Scanner, resolve_threads
 
 # What a run owns inside OUT: removed by --overwrite, nothing else is touched.
 OWNED = ("kept", "scores", "rejects", "_done", "_tmp", "run.json", "report.json", "report.html")
@@ -69,24 +69,28 @@ def filter_shards(
     if dry_run:
         return run.dry_run(overwrite)
     run.prepare(overwrite)
-    scanner = Scanner(run.config.load_pack(), threads)
+    # With at least as many pending shards as threads, shards run side by side, each on one
+    # thread (its scanner inline, no reader thread): per-shard steps that do not split
+    # (decompression, writing) then scale too. Otherwise the threads go inside each shard.
+    total, _ = resolve_threads(threads)
+    workers = max(1, min(total, len(run.pending)))
+    scanner = Scanner(run.config.load_pack(), max(1, total // workers))
     ctx = Context(
         config=run.config, scanner=scanner, out=run.out, tokenizer=load_tokenizer(run.config)
     )
     reporter = reporter or Reporter(quiet=True)
-    run.start(reporter, scanner.threads)
+    run.start(reporter, total)
 
     def one(shard: Shard) -> None:
         run.record(attempt_shard(shard, ctx, reporter.advance), reporter)
 
-    workers = max(1, min(scanner.threads, len(run.pending)))
     if workers == 1:
         for shard in run.pending:
             one(shard)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastscan-shard") as pool:
             list(pool.map(one, run.pending))
-    return run.finish(reporter, threads=scanner.threads, executor={"kind": "local"})
+    return run.finish(reporter, threads=total, executor={"kind": "local"})
 
 
 def load_tokenizer(cfg: FilterConfig) -> _fastscan.Tokenizer | None:
