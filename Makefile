@@ -47,8 +47,8 @@ lint: $(STAMP) ## rustfmt, clippy (pedantic, -D warnings), ruff, mypy, stubtest
 	$(BIN)/mypy benches
 	$(BIN)/python -m mypy.stubtest fastscan._fastscan --mypy-config-file pyproject.toml --allowlist stubtest-allowlist.txt
 
-bench: build ## throughput table (CORPUS=../shared/data/labeled MB=200)
-	$(BIN)/python benches/throughput.py $(or $(CORPUS),../shared/data/labeled) --mb $(or $(MB),200)
+bench: build ## throughput table (CORPUS=../shared/data/labeled MB=500)
+	$(BIN)/python benches/throughput.py $(or $(CORPUS),../shared/data/labeled) --mb $(or $(MB),500)
 
 eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=../shared/data/labeled)
 	$(BIN)/fastscan eval --config examples/cascade.toml \
