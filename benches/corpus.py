@@ -1,10 +1,13 @@
-"""Benchmark corpora: texts from a labeled directory or JSONL file, repeated to a size."""
+"""Benchmark corpora: texts from a labeled directory or JSONL file, repeated to a size; and
+`best_of`, the one timing helper the bench scripts share."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -44,3 +47,13 @@ def as_arrow(texts: list[str]) -> pa.Array:
 
 def nbytes(texts: list[str]) -> int:
     return sum(len(t.encode()) for t in texts)
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    """The fastest of `repeat` calls of `fn`, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best

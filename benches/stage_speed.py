@@ -15,24 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fastscan
-from corpus import as_arrow, nbytes, read_texts, repeat_to
+from corpus import as_arrow, best_of, nbytes, read_texts, repeat_to
 from fastscan.ngrams import NgramModel
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def main() -> None:

@@ -34,17 +34,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import baselines
 import fastscan
 from baselines import PeerMissingError
-from corpus import as_arrow, nbytes, read_texts, repeat_to
+from corpus import as_arrow, best_of, nbytes, read_texts, repeat_to
 from fastscan.ngrams import NgramModel
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @dataclass

@@ -93,8 +93,9 @@ impl LiteralAutomaton {
     }
 
     /// Calls `hit(pattern)` once for every occurrence of every literal in `doc`, overlapping
-    /// occurrences included (in no particular order).
-    pub fn for_each_match(&self, doc: &[u8], mut hit: impl FnMut(usize)) {
+    /// occurrences included (in no particular order). `scratch` holds the match states between
+    /// the walk and the reporting; pass the same one for every document (no allocation each).
+    pub fn for_each_match(&self, doc: &[u8], scratch: &mut Vec<u32>, mut hit: impl FnMut(usize)) {
         match &self.walk {
             Walk::Dense(d) => {
                 let (trans, classes) = (d.trans.as_slice(), &d.classes);
@@ -106,22 +107,23 @@ impl LiteralAutomaton {
                 let step = |s: u32, b: u8| unsafe {
                     *trans.get_unchecked(s as usize + usize::from(classes[usize::from(b)]))
                 };
-                let mut ends = Vec::new();
+                scratch.clear();
                 walk(
                     doc,
                     self.overlap,
                     d.start,
                     step,
                     |s| s < d.match_limit,
-                    &mut ends,
+                    scratch,
                 );
-                for s in ends {
+                for &s in scratch.iter() {
                     for &p in &d.matches[s as usize / d.stride] {
                         hit(p as usize);
                     }
                 }
             }
             Walk::Dfa { dfa, start } => {
+                // The fallback for oversized packs keeps its own buffer (its states are not u32).
                 let start = *start;
                 let step = |s: StateID, b: u8| dfa.next_state(Anchored::No, s, b);
                 let is_match = |s: StateID| dfa.is_special(s) && dfa.is_match(s);
@@ -291,7 +293,7 @@ mod tests {
 
     fn counts(automaton: &LiteralAutomaton, n: usize, doc: &[u8]) -> Vec<u32> {
         let mut counts = vec![0; n];
-        automaton.for_each_match(doc, |p| counts[p] += 1);
+        automaton.for_each_match(doc, &mut Vec::new(), |p| counts[p] += 1);
         counts
     }
 

@@ -163,6 +163,13 @@ enum Gate {
     Always,
 }
 
+/// Per-thread buffers of a scan, reused across documents: one flag per regex (its required
+/// literal was found) and the literal walk's match states.
+struct Scratch {
+    fired: Vec<bool>,
+    ends: Vec<u32>,
+}
+
 /// A pack regex, with where its hits count and when it runs.
 #[derive(Debug)]
 struct GatedRegex {
@@ -347,12 +354,12 @@ impl Scanner {
             .options
             .pattern_counts
             .then(|| vec![0; self.pack.patterns.len()]);
-        let mut fired = vec![false; self.regexes.len()];
+        let mut scratch = self.scratch();
         let (score, formats) = self.scan_into(
             doc,
             &mut group_counts,
             pattern_counts.as_deref_mut(),
-            &mut fired,
+            &mut scratch,
         );
         DocScan {
             score,
@@ -405,7 +412,7 @@ impl Scanner {
         let n_groups = self.pack.groups.len();
         let n_patterns = self.pack.patterns.len();
         let mut patterns = rows.patterns;
-        let mut fired = vec![false; self.regexes.len()];
+        let mut scratch = self.scratch();
         for (i, (score, formats)) in rows
             .scores
             .iter_mut()
@@ -417,19 +424,27 @@ impl Scanner {
                 .as_deref_mut()
                 .map(|p| &mut p[i * n_patterns..(i + 1) * n_patterns]);
             (*score, *formats) =
-                self.scan_into(docs.doc(first + i), groups, per_pattern, &mut fired);
+                self.scan_into(docs.doc(first + i), groups, per_pattern, &mut scratch);
+        }
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            fired: vec![false; self.regexes.len()],
+            ends: Vec::new(),
         }
     }
 
     /// Counts into `groups` (and `patterns`), returns the score and the detected formats.
-    /// `fired` is scratch space, one flag per regex.
+    /// `scratch` is reused from document to document.
     fn scan_into(
         &self,
         doc: &[u8],
         groups: &mut [u32],
         mut patterns: Option<&mut [u32]>,
-        fired: &mut [bool],
+        scratch: &mut Scratch,
     ) -> (f64, u64) {
+        let Scratch { fired, ends } = scratch;
         let mut format_counts = [0u32; crate::pack::MAX_FORMATS];
         let mut count = |t: &Target, n: u32, patterns: &mut Option<&mut [u32]>| {
             groups[t.group as usize] += n;
@@ -442,7 +457,7 @@ impl Scanner {
         };
         fired.fill(false);
         for set in &self.literal_sets {
-            set.automaton.for_each_match(doc, |id| {
+            set.automaton.for_each_match(doc, ends, |id| {
                 let range = set.starts[id] as usize..set.starts[id + 1] as usize;
                 for member in &set.members[range] {
                     match member {
