@@ -13,7 +13,9 @@ import oracle
 
 # A small alphabet makes overlaps, shared prefixes and case variants likely; it includes
 # multi-byte characters (2, 3 and 4 bytes in UTF-8) and a letter whose case folding is not ASCII.
-ALPHABET = "abAB_ é☃日\U0001f600\n"
+# It also holds what the folded view treats specially: quotes, backslashes, escaped
+# whitespace (`\n` as two characters), `/` and punctuation next to separators.
+ALPHABET = "abAB_ é☃日\U0001f600\n\"'\\n/:"
 literals = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
 texts = st.text(alphabet=ALPHABET, max_size=200)
 # Long enough that the literal automaton walks them on several lanes (see literals.rs).
@@ -45,12 +47,19 @@ def packs(draw: st.DrawFn) -> dict[str, Any]:
     groups = []
     for g in range(draw(st.integers(1, 3))):
         case_sensitive = draw(st.booleans())
-        # Literal uniqueness is judged with ASCII folding in case-insensitive groups.
+        view = draw(st.sampled_from(["raw", "folded"]))
+
+        def key_of(lit: str, cs: bool = case_sensitive) -> bytes:
+            text = oracle.fold(lit) if view == "folded" else lit
+            return text.encode() if cs else text.encode().lower()
+
+        # Literal uniqueness is judged in the group's view, with ASCII folding in
+        # case-insensitive groups; a literal that folds to nothing is invalid there.
         seen: set[bytes] = set()
         lits = []
         for lit in draw(st.lists(literals, max_size=5)):
-            key = lit.encode() if case_sensitive else lit.encode().lower()
-            if key not in seen:
+            key = key_of(lit)
+            if key and key not in seen:
                 seen.add(key)
                 lits.append(lit)
         regexes = draw(st.lists(st.sampled_from(REGEXES), max_size=2, unique=True))
@@ -59,11 +68,15 @@ def packs(draw: st.DrawFn) -> dict[str, Any]:
             "case_sensitive": case_sensitive,
             "weight": draw(st.sampled_from([1.0, 2.5, -1.0])),
             "min_hits": draw(st.integers(1, 3)),
+            "view": view,
+            "support": draw(st.booleans()),
             "literals": lits,
             "regexes": regexes,
         }
         fmt_lit = draw(literals)
-        if fmt_lit.encode().lower() not in {x.encode().lower() for x in lits}:
+        if key_of(fmt_lit, False) and key_of(fmt_lit, False) not in {
+            key_of(x, False) for x in lits
+        }:
             group["format"] = [{"name": f"f{g}", "literals": [fmt_lit], "min_hits": 2}]
         if not lits and not regexes and "format" not in group:
             group["literals"] = ["a"]
@@ -102,6 +115,11 @@ def test_scan_one_bytes_and_str_agree(pack: dict[str, Any], text: str) -> None:
     row = scanner.scan_one(text)
     assert scanner.scan_one(text.encode()) == row
     _check(pack, text, row)
+
+
+@given(texts)
+def test_fold_matches_oracle(text: str) -> None:
+    assert fastscan.fold(text) == oracle.fold(text)
 
 
 @given(st.lists(literals, min_size=1, max_size=8, unique=True), texts)

@@ -7,7 +7,7 @@
 ['hermes', 'xlam']
 """
 
-from fastscan._fastscan import PackError, __version__
+from fastscan._fastscan import PackError, __version__, fold
 from fastscan.batches import BatchScorer, score_batches, score_batches_fn
 from fastscan.cascade import (
     Cascade,
@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "builtin_packs",
     "filter_shards",
+    "fold",
     "resolve_threads",
     "score_batches",
     "score_batches_fn",

@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension `fastscan._fastscan` (use the `fastscan` package API)."""
 
 import os
-from typing import Any, Literal, final
+from typing import Any, Literal, final, overload
 
 import pyarrow as pa
 from typing_extensions import Self
@@ -18,6 +18,10 @@ class PackError(ValueError):
 def parse_pack(source: str, syntax: Literal["toml", "json"] = "toml") -> dict[str, Any]:
     """Parses and validates a pack; returns its meta, groups, formats and patterns."""
 
+@overload
+def fold(text: str) -> str: ...
+@overload
+def fold(text: bytes) -> bytes: ...
 def stat_names() -> list[str]:
     """The statistics stage's column names, in order."""
 

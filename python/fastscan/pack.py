@@ -27,6 +27,8 @@ class GroupInfo:
     weight: float
     min_hits: int
     case_sensitive: bool
+    view: Literal["raw", "folded"] = "raw"
+    support: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class PatternInfo:
     kind: Literal["literal", "regex"]
     text: str
     case_sensitive: bool
+    view: Literal["raw", "folded"] = "raw"
 
 
 def builtin_packs() -> list[str]:

@@ -37,6 +37,7 @@
 
 pub mod error;
 pub mod factors;
+pub mod fold;
 pub mod literals;
 pub mod ngrams;
 pub mod pack;
@@ -47,7 +48,7 @@ pub mod threads;
 pub mod tokenizer;
 
 pub use error::{CoreError, PackProblem, Result};
-pub use pack::{Format, Group, Pack, PackMeta, Pattern, PatternKind};
+pub use pack::{Format, Group, Pack, PackMeta, Pattern, PatternKind, View};
 pub use scan::{DocScan, Documents, ScanBatch, ScanOptions, Scanner};
 pub use shard::judge::{judge, Decision, Judged, KeepRule, RejectReason};
 pub use threads::{resolve_threads, resolve_threads_from_env, Pool, ThreadSource};

@@ -11,6 +11,8 @@
 //! weight = 2.0             # contribution to the score (see `scan`)
 //! case_sensitive = false   # literals fold ASCII case, regexes get (?i)
 //! min_hits = 1             # the group counts towards the score from this many hits
+//! view = "raw"             # or "folded": match on the serialization-invariant view (`fold`)
+//! support = false          # true: adds to the score only beside a non-support group's hit
 //! literals = ["curl -X", "Content-Type:"]
 //! regexes = ['\b(?:GET|POST) /[\w/{}.-]*']
 //!
@@ -37,8 +39,43 @@ pub const REGEX_SET_SIZE_LIMIT: usize = 1 << 25;
 pub const MAX_FORMATS: usize = 64;
 /// The most patterns a pack may hold.
 pub const MAX_PATTERNS: usize = 1 << 20;
-/// Names that would collide with the scan result's own columns.
-pub const RESERVED_NAMES: &[&str] = &["score", "formats", "pattern_counts"];
+/// Names that would collide with the columns of a scan result or of a run's scores files.
+pub const RESERVED_NAMES: &[&str] = &[
+    "score",
+    "formats",
+    "pattern_counts",
+    "decision",
+    "reject_reason",
+    "row",
+    "offset",
+    "length",
+    "shard",
+    "stages_passed",
+    "drop_reason",
+];
+
+/// Which view of a document a pattern is matched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// The document's bytes as they are.
+    #[default]
+    Raw,
+    /// The serialization-invariant view of [`crate::fold`]: quotes and escapes dropped,
+    /// whitespace reduced to a separator between words.
+    Folded,
+}
+
+impl View {
+    /// `"raw"` or `"folded"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Raw => "raw",
+            View::Folded => "folded",
+        }
+    }
+}
 
 /// Descriptive fields of a pack.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -65,6 +102,10 @@ struct GroupSpec {
     #[serde(default = "default_min_hits")]
     min_hits: u32,
     #[serde(default)]
+    view: View,
+    #[serde(default)]
+    support: bool,
+    #[serde(default)]
     literals: Vec<String>,
     #[serde(default)]
     regexes: Vec<String>,
@@ -79,6 +120,7 @@ struct FormatSpec {
     #[serde(default)]
     description: String,
     case_sensitive: Option<bool>,
+    view: Option<View>,
     #[serde(default = "default_min_hits")]
     min_hits: u32,
     #[serde(default)]
@@ -105,6 +147,11 @@ pub struct Group {
     pub weight: f64,
     pub min_hits: u32,
     pub case_sensitive: bool,
+    /// The view the group's own patterns are matched on (a format may choose another).
+    pub view: View,
+    /// A supporting group adds to the score only when some non-supporting group of the
+    /// document reached its `min_hits` (generic evidence ranks, it never decides alone).
+    pub support: bool,
 }
 
 /// A named sub-family of a group (a tool-call format, say), reported per document.
@@ -145,6 +192,18 @@ pub struct Pattern {
     pub kind: PatternKind,
     pub text: String,
     pub case_sensitive: bool,
+    pub view: View,
+}
+
+impl Pattern {
+    /// The bytes a literal is searched for: its text, folded in the folded view.
+    #[must_use]
+    pub fn literal_bytes(&self) -> Vec<u8> {
+        match self.view {
+            View::Raw => self.text.as_bytes().to_vec(),
+            View::Folded => crate::fold::fold(self.text.as_bytes()),
+        }
+    }
 }
 
 /// A validated pattern pack. Pattern ids are positions in [`Pack::patterns`]: per group in
@@ -290,7 +349,7 @@ impl Builder {
             group,
             None,
             name,
-            spec.case_sensitive,
+            (spec.case_sensitive, spec.view),
             &spec.literals,
             &spec.regexes,
             &mut seen_literals,
@@ -334,7 +393,10 @@ impl Builder {
                 group,
                 Some(format_id),
                 &label,
-                format.case_sensitive.unwrap_or(spec.case_sensitive),
+                (
+                    format.case_sensitive.unwrap_or(spec.case_sensitive),
+                    format.view.unwrap_or(spec.view),
+                ),
                 &format.literals,
                 &format.regexes,
                 &mut seen_literals,
@@ -354,6 +416,8 @@ impl Builder {
             weight: spec.weight,
             min_hits: spec.min_hits,
             case_sensitive: spec.case_sensitive,
+            view: spec.view,
+            support: spec.support,
         });
         Ok(())
     }
@@ -364,34 +428,42 @@ impl Builder {
         group: usize,
         format: Option<usize>,
         label: &str,
-        case_sensitive: bool,
+        (case_sensitive, view): (bool, View),
         literals: &[String],
         regexes: &[String],
-        seen_literals: &mut HashSet<Vec<u8>>,
+        seen_literals: &mut HashSet<(View, Vec<u8>)>,
     ) -> Result<()> {
         for literal in literals {
             if literal.is_empty() {
                 return Err(CoreError::pack(Some(label), Some(literal), "empty literal"));
             }
-            let key = if case_sensitive {
-                literal.as_bytes().to_vec()
-            } else {
-                literal.as_bytes().to_ascii_lowercase()
+            let pattern = Pattern {
+                group,
+                format,
+                kind: PatternKind::Literal,
+                text: literal.clone(),
+                case_sensitive,
+                view,
             };
-            if !seen_literals.insert(key) {
+            let mut key = pattern.literal_bytes();
+            if key.is_empty() {
+                return Err(CoreError::pack(
+                    Some(label),
+                    Some(literal),
+                    "literal is empty in the folded view (only quotes, backslashes and spaces)",
+                ));
+            }
+            if !case_sensitive {
+                key.make_ascii_lowercase();
+            }
+            if !seen_literals.insert((view, key)) {
                 return Err(CoreError::pack(
                     Some(label),
                     Some(literal),
                     "duplicate literal in this group (it would be counted twice)",
                 ));
             }
-            self.pack.patterns.push(Pattern {
-                group,
-                format,
-                kind: PatternKind::Literal,
-                text: literal.clone(),
-                case_sensitive,
-            });
+            self.pack.patterns.push(pattern);
         }
         for regex in regexes {
             check_regex(label, regex, case_sensitive)?;
@@ -401,6 +473,7 @@ impl Builder {
                 kind: PatternKind::Regex,
                 text: regex.clone(),
                 case_sensitive,
+                view,
             });
         }
         Ok(())

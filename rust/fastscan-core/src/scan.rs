@@ -38,7 +38,7 @@ use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use crate::error::{CoreError, Result};
 use crate::factors::required_factor;
 use crate::literals::LiteralAutomaton;
-use crate::pack::{effective_regex, Pack, REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT};
+use crate::pack::{effective_regex, Pack, View, REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT};
 use crate::threads::{resolve_threads_from_env, Pool, ThreadSource};
 
 /// No format: the marker in [`Target::format`].
@@ -143,10 +143,12 @@ enum Member {
     Gate(u32),
 }
 
-/// One literal automaton and, per automaton pattern, what it stands for (one literal can
-/// belong to several groups, or also be a regex's required literal; the automaton holds it once).
+/// One literal automaton of one view and case mode and, per automaton pattern, what it stands
+/// for (one literal can belong to several groups, or also be a regex's required literal; the
+/// automaton holds it once).
 #[derive(Debug)]
 struct LiteralSet {
+    view: View,
     automaton: LiteralAutomaton,
     starts: Vec<u32>,
     members: Vec<Member>,
@@ -164,18 +166,29 @@ enum Gate {
 }
 
 /// Per-thread buffers of a scan, reused across documents: one flag per regex (its required
-/// literal was found) and the literal walk's match states.
+/// literal was found), the literal walk's match states and the folded view of the document.
 struct Scratch {
     fired: Vec<bool>,
     ends: Vec<u32>,
+    folded: Vec<u8>,
 }
 
-/// A pack regex, with where its hits count and when it runs.
+/// A pack regex, with where its hits count, the view it reads and when it runs.
 #[derive(Debug)]
 struct GatedRegex {
     regex: Regex,
     target: Target,
+    view: View,
     gate: Gate,
+}
+
+/// A `RegexSet` over the always-run regexes of one view, when there are many.
+#[derive(Debug)]
+struct UngatedSet {
+    view: View,
+    set: RegexSet,
+    /// Indices into `Scanner::regexes`, in set order.
+    members: Vec<usize>,
 }
 
 /// The results of scanning one document.
@@ -238,9 +251,10 @@ pub struct Scanner {
     options: ScanOptions,
     literal_sets: Vec<LiteralSet>,
     regexes: Vec<GatedRegex>,
-    /// Over the `Always` regexes (their indices in `ungated`), when there are many.
-    regex_set: Option<RegexSet>,
-    ungated: Vec<usize>,
+    /// Per view, over its `Always` regexes, when there are many.
+    regex_sets: Vec<UngatedSet>,
+    /// Some pattern reads the folded view.
+    folds: bool,
     pool: Pool,
     thread_source: ThreadSource,
 }
@@ -251,7 +265,7 @@ impl Scanner {
     pub fn new(pack: Pack, options: ScanOptions) -> Result<Scanner> {
         let (threads, thread_source) = resolve_threads_from_env(options.threads)?;
         let mut regexes = Vec::new();
-        let mut triggers: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut triggers: Vec<(View, Vec<u8>, u32)> = Vec::new();
         for id in pack.regex_ids() {
             let p = &pack.patterns[id];
             let source = effective_regex(&p.text, p.case_sensitive);
@@ -264,7 +278,7 @@ impl Scanner {
                 Gate::Always
             } else if factor.iter().all(|m| m.len() >= 2) {
                 let r = regexes.len() as u32;
-                triggers.extend(factor.into_iter().map(|m| (m, r)));
+                triggers.extend(factor.into_iter().map(|m| (p.view, m, r)));
                 Gate::Literals
             } else if factor.len() <= 3 && factor.iter().all(|m| m.len() == 1) {
                 Gate::Bytes(factor.into_iter().map(|m| m[0]).collect())
@@ -274,23 +288,35 @@ impl Scanner {
             regexes.push(GatedRegex {
                 regex,
                 target: target_of(&pack, id),
+                view: p.view,
                 gate,
             });
         }
         let mut literal_sets = Vec::new();
-        for case_sensitive in [true, false] {
-            let gates = if case_sensitive { &triggers[..] } else { &[] };
-            if let Some(set) = build_literal_set(&pack, case_sensitive, gates)? {
-                literal_sets.push(set);
+        for view in [View::Raw, View::Folded] {
+            for case_sensitive in [true, false] {
+                let gates: Vec<(Vec<u8>, u32)> = if case_sensitive {
+                    triggers
+                        .iter()
+                        .filter(|t| t.0 == view)
+                        .map(|t| (t.1.clone(), t.2))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if let Some(set) = build_literal_set(&pack, view, case_sensitive, &gates)? {
+                    literal_sets.push(set);
+                }
             }
         }
-        let ungated: Vec<usize> = (0..regexes.len())
-            .filter(|&r| matches!(regexes[r].gate, Gate::Always))
-            .collect();
-        let regex_set = if ungated.len() > MAX_DIRECT_REGEXES {
-            let sources = ungated.iter().map(|&r| regexes[r].regex.as_str());
-            Some(
-                RegexSetBuilder::new(sources)
+        let mut regex_sets = Vec::new();
+        for view in [View::Raw, View::Folded] {
+            let members: Vec<usize> = (0..regexes.len())
+                .filter(|&r| regexes[r].view == view && matches!(regexes[r].gate, Gate::Always))
+                .collect();
+            if members.len() > MAX_DIRECT_REGEXES {
+                let sources = members.iter().map(|&r| regexes[r].regex.as_str());
+                let set = RegexSetBuilder::new(sources)
                     .size_limit(REGEX_SET_SIZE_LIMIT)
                     .build()
                     .map_err(|e| {
@@ -299,18 +325,18 @@ impl Scanner {
                             None,
                             format!("the pack's regexes together do not compile: {e}"),
                         )
-                    })?,
-            )
-        } else {
-            None
-        };
+                    })?;
+                regex_sets.push(UngatedSet { view, set, members });
+            }
+        }
+        let folds = pack.patterns.iter().any(|p| p.view == View::Folded);
         Ok(Scanner {
             pack,
             options,
             literal_sets,
             regexes,
-            regex_set,
-            ungated,
+            regex_sets,
+            folds,
             pool: Pool::new(threads),
             thread_source,
         })
@@ -432,6 +458,7 @@ impl Scanner {
         Scratch {
             fired: vec![false; self.regexes.len()],
             ends: Vec::new(),
+            folded: Vec::new(),
         }
     }
 
@@ -444,7 +471,20 @@ impl Scanner {
         mut patterns: Option<&mut [u32]>,
         scratch: &mut Scratch,
     ) -> (f64, u64) {
-        let Scratch { fired, ends } = scratch;
+        let Scratch {
+            fired,
+            ends,
+            folded,
+        } = scratch;
+        if self.folds {
+            crate::fold::fold_into(doc, folded);
+        }
+        let view_of = |view: View| -> &[u8] {
+            match view {
+                View::Raw => doc,
+                View::Folded => folded,
+            }
+        };
         let mut format_counts = [0u32; crate::pack::MAX_FORMATS];
         let mut count = |t: &Target, n: u32, patterns: &mut Option<&mut [u32]>| {
             groups[t.group as usize] += n;
@@ -457,7 +497,7 @@ impl Scanner {
         };
         fired.fill(false);
         for set in &self.literal_sets {
-            set.automaton.for_each_match(doc, ends, |id| {
+            set.automaton.for_each_match(view_of(set.view), ends, |id| {
                 let range = set.starts[id] as usize..set.starts[id + 1] as usize;
                 for member in &set.members[range] {
                     match member {
@@ -468,42 +508,61 @@ impl Scanner {
             });
         }
         for (r, gated) in self.regexes.iter().enumerate() {
+            let text = view_of(gated.view);
             let run = match &gated.gate {
                 Gate::Literals => fired[r],
                 Gate::Bytes(bytes) => match bytes[..] {
-                    [a] => memchr::memchr(a, doc).is_some(),
-                    [a, b] => memchr::memchr2(a, b, doc).is_some(),
-                    [a, b, c] => memchr::memchr3(a, b, c, doc).is_some(),
+                    [a] => memchr::memchr(a, text).is_some(),
+                    [a, b] => memchr::memchr2(a, b, text).is_some(),
+                    [a, b, c] => memchr::memchr3(a, b, c, text).is_some(),
                     _ => true,
                 },
-                // Run below, with the regex set when there is one.
-                Gate::Always => self.regex_set.is_none(),
+                // Run below, with its view's regex set when there is one.
+                Gate::Always => !self.regex_sets.iter().any(|s| s.view == gated.view),
             };
             if run {
-                let n = gated.regex.find_iter(doc).count() as u32;
+                let n = gated.regex.find_iter(text).count() as u32;
                 count(&gated.target, n, &mut patterns);
             }
         }
-        if let Some(regex_set) = &self.regex_set {
-            for i in &regex_set.matches(doc) {
-                let gated = &self.regexes[self.ungated[i]];
-                let n = gated.regex.find_iter(doc).count() as u32;
+        for ungated in &self.regex_sets {
+            let text = view_of(ungated.view);
+            for i in &ungated.set.matches(text) {
+                let gated = &self.regexes[ungated.members[i]];
+                let n = gated.regex.find_iter(text).count() as u32;
                 count(&gated.target, n, &mut patterns);
             }
         }
+        (self.score_of(groups), self.formats_of(&format_counts))
+    }
+
+    /// The score of a document's group counts (see the module docs): supporting groups count
+    /// only beside a non-supporting group that reached its `min_hits`.
+    fn score_of(&self, groups: &[u32]) -> f64 {
+        let reached = |(group, &c): &(&crate::pack::Group, &u32)| c >= group.min_hits && c > 0;
+        let evidence = self
+            .pack
+            .groups
+            .iter()
+            .zip(groups.iter())
+            .any(|pair| !pair.0.support && reached(&pair));
         let mut score = 0.0;
-        for (group, &c) in self.pack.groups.iter().zip(groups.iter()) {
-            if c >= group.min_hits {
-                score += group.weight * f64::from(c).ln_1p() / std::f64::consts::LN_2;
+        for pair in self.pack.groups.iter().zip(groups.iter()) {
+            if reached(&pair) && (evidence || !pair.0.support) {
+                score += pair.0.weight * f64::from(*pair.1).ln_1p() / std::f64::consts::LN_2;
             }
         }
+        score
+    }
+
+    fn formats_of(&self, format_counts: &[u32]) -> u64 {
         let mut formats = 0u64;
         for (f, format) in self.pack.formats.iter().enumerate() {
             if format_counts[f] >= format.min_hits {
                 formats |= 1 << f;
             }
         }
-        (score, formats)
+        formats
     }
 }
 
@@ -520,6 +579,7 @@ fn target_of(pack: &Pack, id: usize) -> Target {
 /// required literals of the regexes, `(literal, regex index)`.
 fn build_literal_set(
     pack: &Pack,
+    view: View,
     case_sensitive: bool,
     gates: &[(Vec<u8>, u32)],
 ) -> Result<Option<LiteralSet>> {
@@ -537,14 +597,13 @@ fn build_literal_set(
     };
     for id in pack.literal_ids() {
         let p = &pack.patterns[id];
-        if p.case_sensitive != case_sensitive {
+        if p.case_sensitive != case_sensitive || p.view != view {
             continue;
         }
-        let key = if case_sensitive {
-            p.text.as_bytes().to_vec()
-        } else {
-            p.text.as_bytes().to_ascii_lowercase()
-        };
+        let mut key = p.literal_bytes();
+        if !case_sensitive {
+            key.make_ascii_lowercase();
+        }
         add(key, Member::Count(target_of(pack, id)));
     }
     for (key, regex) in gates {
@@ -562,6 +621,7 @@ fn build_literal_set(
         starts.push(flat.len() as u32);
     }
     Ok(Some(LiteralSet {
+        view,
         automaton,
         starts,
         members: flat,

@@ -59,6 +59,8 @@ fn parse_pack<'py>(py: Python<'py>, source: &str, syntax: &str) -> PyResult<Boun
         d.set_item("weight", g.weight)?;
         d.set_item("min_hits", g.min_hits)?;
         d.set_item("case_sensitive", g.case_sensitive)?;
+        d.set_item("view", g.view.as_str())?;
+        d.set_item("support", g.support)?;
         groups.append(d)?;
     }
     out.set_item("groups", groups)?;
@@ -80,10 +82,27 @@ fn parse_pack<'py>(py: Python<'py>, source: &str, syntax: &str) -> PyResult<Boun
         d.set_item("kind", p.kind.as_str())?;
         d.set_item("text", &p.text)?;
         d.set_item("case_sensitive", p.case_sensitive)?;
+        d.set_item("view", p.view.as_str())?;
         patterns.append(d)?;
     }
     out.set_item("patterns", patterns)?;
     Ok(out)
+}
+
+/// The folded view of a text (`fastscan_core::fold`): `str` in, `str` out; `bytes` in,
+/// `bytes` out.
+#[pyfunction]
+fn fold<'py>(py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let text =
+        Text::extract(text, 0).map_err(|_| PyTypeError::new_err("fold takes a str or bytes"))?;
+    let folded = py.detach(|| fastscan_core::fold::fold(text.as_ref()));
+    match text {
+        // Folding valid UTF-8 keeps it valid: only ASCII bytes are dropped or inserted.
+        Text::Str(_) => {
+            Ok(pyo3::types::PyString::new(py, &String::from_utf8_lossy(&folded)).into_any())
+        }
+        Text::Bytes(_) => Ok(pyo3::types::PyBytes::new(py, &folded).into_any()),
+    }
 }
 
 /// The statistics stage's column names, in order.
@@ -295,6 +314,7 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngrams::ngram_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(ngrams::doc_frequencies, m)?)?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
     m.add_function(wrap_pyfunction!(stat_names, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
