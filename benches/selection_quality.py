@@ -37,9 +37,9 @@ FILES = {"positives": "positive", "negatives": "negative", "hard_negatives": "ha
 
 
 def split_key(record: dict[str, Any]) -> str:
-    repo, _, path = record["source"].partition(":")
+    repo, _, path = str(record["source"]).partition(":")
     if "climblab" in path:
-        return "climblab:" + record["kind"].split("__")[0]
+        return "climblab:" + str(record["kind"]).split("__")[0]
     return repo + ":" + os.path.dirname(path)
 
 
@@ -69,7 +69,8 @@ def keeper(pack: str, min_score: float | None) -> Any:
     )
 
     def keep(texts: list[str]) -> list[bool]:
-        return stage.apply(pa.array(texts, pa.large_string())).keep.to_pylist()
+        kept = stage.apply(pa.array(texts, pa.large_string())).keep.to_pylist()
+        return [bool(k) for k in kept]
 
     return keep
 

@@ -25,7 +25,7 @@ SPACES = " \t\r\n\x0b\x0c"
 
 
 def _word(c: str) -> bool:
-    return c.isascii() and (c.isalnum() or c == "_") or not c.isascii()
+    return not c.isascii() or c.isalnum() or c == "_"
 
 
 def fold(text: str) -> str:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from fastscan.cascade import load_gold
 from fastscan.cli import main
+from fastscan.corpus import read_corpus
 from fastscan.discover import discover
 from fastscan.evaluate import average_precision, recall_at_precision
 from fastscan.ngrams import NgramModel
+from fastscan.variants import VARIANTS
 from shards import jsonl_bytes, sample_records, write_jsonl
 
 RECORDS = sample_records()
@@ -53,9 +56,20 @@ def test_fit_ngrams_writes_a_model(
     assert model.buckets == 512
     assert model.smoothing == "additive"
     assert model.info["raw"] == [str(labeled["neg"])]
+    # Every document of the target file was read (a regression: the list of --target paths
+    # was once taken as a list of texts, fitting the model on the file name).
+    n_pos = sum(1 for _ in read_corpus([labeled["pos"]]).texts)
+    assert n_pos > 1
+    assert model.info["target_docs"] == n_pos
     assert "512 buckets" in capsys.readouterr().out
     assert main(["fit-ngrams", "--target", "tool-use", "--raw", str(labeled["neg"]),
                  "-o", str(tmp_path / "g.parquet")]) == 0  # fmt: skip
+    assert NgramModel.load(tmp_path / "g.parquet").info["target_docs"] == len(load_gold("tool-use"))
+    # Several targets: all of them, in order.
+    assert main(["fit-ngrams", "--target", str(labeled["pos"]), "tool-use", "--raw",
+                 str(labeled["neg"]), "-o", str(tmp_path / "h.parquet")]) == 0  # fmt: skip
+    both = NgramModel.load(tmp_path / "h.parquet").info["target_docs"]
+    assert both == n_pos + len(load_gold("tool-use"))
 
 
 def test_eval_reports_recall_fpr_and_kinds(
@@ -77,6 +91,23 @@ def test_eval_reports_recall_fpr_and_kinds(
     assert report["documents"] == {"positive": 10, "negative": 6, "hard_negative": 0}
     printed = capsys.readouterr().out
     assert "| patterns | 100.0% |" in printed
+
+
+def test_eval_variants_table(
+    labeled: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval.json"
+    rc = main(
+        ["eval", "--positives", str(labeled["pos"]), "--negatives", str(labeled["neg"]),
+         "--json", str(out), "--variants"]
+    )  # fmt: skip
+    assert rc == 0
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["variants"]}
+    assert set(rows) == {"original", *VARIANTS}
+    assert rows["original"]["docs"] > 0
+    assert all(r["docs"] == rows["original"]["docs"] for r in rows.values())
+    assert all(r["ratio"] is not None and r["ratio"] >= 0.95 for r in rows.values())
+    assert "| escaped2 |" in capsys.readouterr().out
 
 
 def test_average_precision_by_hand() -> None:

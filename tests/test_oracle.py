@@ -49,7 +49,7 @@ def packs(draw: st.DrawFn) -> dict[str, Any]:
         case_sensitive = draw(st.booleans())
         view = draw(st.sampled_from(["raw", "folded"]))
 
-        def key_of(lit: str, cs: bool = case_sensitive) -> bytes:
+        def key_of(lit: str, cs: bool = case_sensitive, view: str = view) -> bytes:
             text = oracle.fold(lit) if view == "folded" else lit
             return text.encode() if cs else text.encode().lower()
 

@@ -4,6 +4,7 @@
     fastscan packs [NAME|PATH]
     fastscan fit-ngrams --target GOLD --raw SAMPLE -o MODEL [--buckets 10000]
     fastscan eval --positives P --negatives N [--hard-negatives H] [--config C] [--json OUT]
+                  [--variants]
     fastscan discover --gold GOLD --corpus SAMPLE [--top 50]
 
 `fastscan scan` reads `.jsonl`, `.jsonl.gz`, `.jsonl.zst` and `.parquet` files (or directories of
@@ -32,6 +33,8 @@ from fastscan.filter.config import FilterConfig
 from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.scanner import Scanner
+from fastscan.variants import invariance_table
+from fastscan.variants import table_text as variants_table_text
 
 RECALL_GROUPS = ("tool_call", "schema", "api_doc")
 
@@ -103,7 +106,8 @@ def cmd_packs(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_ngrams(args: argparse.Namespace) -> int:
-    target = load_gold(args.target)
+    # Every --target is a gold file, directory or built-in name (never a text itself).
+    target = [text for source in args.target for text in load_gold(source)]
     raw = read_corpus(args.raw, args.text_field)
     _report_rejects(raw)
     started = time.perf_counter()
@@ -154,10 +158,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         *cfg.later_stages(),
     ]
     data = _labeled(args)
-    report = evaluate(Cascade(stages), data)
+    cascade = Cascade(stages)
+    report = evaluate(cascade, data)
     report["config"] = args.config
     report["stage_settings"] = [s.describe() for s in stages]
     print(table_text(report))
+    if args.variants:
+        positives = [t for t, lab in zip(data.texts, data.labels, strict=True) if lab == "positive"]
+        rows = invariance_table(positives, cascade.keeps)
+        report["variants"] = rows
+        print("\nSerialization invariance: positives holding JSON structures, rewritten\n")
+        print(variants_table_text(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
@@ -235,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--hard-negatives", nargs="+")
     ev.add_argument("--config", help="a cascade.toml (default: the pattern stage alone)")
     ev.add_argument("--json", metavar="OUT", help="also write the full evaluation here")
+    ev.add_argument(
+        "--variants",
+        action="store_true",
+        help="also rewrite each positive's JSON structures (compact, indented, Python literal, "
+        "escaped 1-2 levels, YAML, renamed fields) and compare keep rates",
+    )
     ev.add_argument("--text-field", default="text")
     ev.add_argument("--threads", type=int, default=None)
     ev.set_defaults(func=cmd_eval)

@@ -118,6 +118,10 @@ class Cascade:
     def describe(self) -> list[dict[str, Any]]:
         return [s.describe() for s in self.stages]
 
+    def keeps(self, texts: Sequence[str]) -> list[bool]:
+        """Whether the cascade keeps each text (`run`'s decisions, as a list)."""
+        return [bool(k) for k in self.run(texts).kept.to_pylist()]
+
     def run(self, texts: Any, sizes: Sequence[int] | None = None) -> CascadeResult:
         """Runs every stage; `sizes` (default: the texts' UTF-8 lengths) are the bytes the
         funnel counts per document (``fastscan-filter`` passes the records' sizes)."""

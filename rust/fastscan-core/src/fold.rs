@@ -73,21 +73,22 @@ pub fn fold_into(doc: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.reserve(doc.len() + 1);
     let buf = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let mut w = 0usize;
+    let mut out_len = 0usize;
     // A separator was seen since the last byte written; the last byte written is a word byte.
     let mut pending = 0u8;
     let mut last_word = 0u8;
     let mut i = 0;
-    let n = doc.len();
-    // SAFETY (every `buf.add(w)` below): `buf` has room for `n + 1` bytes, and `w <= i` holds
-    // at the top of each iteration (a byte is written only for a kept input byte, and a
-    // separator only after at least one whitespace input byte that wrote nothing), so the
-    // (speculative) writes at `w` and `w + 1` stay below `n + 1`.
-    while i < n {
+    let len = doc.len();
+    // SAFETY (every `buf.add(out_len)` below): `buf` has room for `len + 1` bytes, and
+    // `out_len <= i` holds at the top of each iteration (a byte is written only for a kept
+    // input byte, and a separator only after at least one whitespace input byte that wrote
+    // nothing), so the (speculative) writes at `out_len` and `out_len + 1` stay below
+    // `len + 1`.
+    while i < len {
         let b = doc[i];
         if b == b'\\' {
             let mut j = i + 1;
-            while j < n && doc[j] == b'\\' {
+            while j < len && doc[j] == b'\\' {
                 j += 1;
             }
             match doc.get(j) {
@@ -99,8 +100,8 @@ pub fn fold_into(doc: &[u8], out: &mut Vec<u8>) {
                 Some(b'/') => i = j,
                 _ => {
                     // One backslash, kept (not a word byte).
-                    unsafe { buf.add(w).write(b'\\') };
-                    w += 1;
+                    unsafe { buf.add(out_len).write(b'\\') };
+                    out_len += 1;
                     pending = 0;
                     last_word = 0;
                     i = j;
@@ -108,23 +109,23 @@ pub fn fold_into(doc: &[u8], out: &mut Vec<u8>) {
             }
             continue;
         }
-        let c = CLASSES[usize::from(b)];
-        let word = c & WORD;
-        let keep = (c & KEEP) >> 1;
+        let class = CLASSES[usize::from(b)];
+        let word = class & WORD;
+        let keep = (class & KEEP) >> 1;
         let sep = pending & last_word & word;
         unsafe {
-            buf.add(w).write(b' ');
-            w += usize::from(sep);
-            buf.add(w).write(b);
+            buf.add(out_len).write(b' ');
+            out_len += usize::from(sep);
+            buf.add(out_len).write(b);
         }
-        w += usize::from(keep);
-        pending = (pending | ((c & SPACE) >> 2)) & (keep ^ 1);
+        out_len += usize::from(keep);
+        pending = (pending | ((class & SPACE) >> 2)) & (keep ^ 1);
         // `keep` is 0 or 1: take `word` when the byte was kept, else keep the old value.
         last_word = (word & keep) | (last_word & (keep ^ 1));
         i += 1;
     }
-    // SAFETY: the first `w` bytes were written above (`w <= n < capacity`).
-    unsafe { out.set_len(w) };
+    // SAFETY: the first `out_len` bytes were written above (`out_len <= len < capacity`).
+    unsafe { out.set_len(out_len) };
 }
 
 /// The folded view of `doc`, as a new buffer.

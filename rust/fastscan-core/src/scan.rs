@@ -19,16 +19,27 @@
 //!   Skipping never changes a count: it only leaves out regexes that cannot match.
 //!   Case-insensitive regexes are compiled as `(?i:...)` (Unicode simple case folding).
 //!
+//! * **Views.** Each pattern is matched on the view its group (or format) names: the document's
+//!   bytes (`raw`, the default) or its folded view (`folded`, [`crate::fold`]), in which the
+//!   same structure reads the same whether written as JSON with any spacing, a Python
+//!   literal, JSON escaped inside a string (any depth) or YAML. Literals of folded groups are
+//!   folded when the scanner is compiled; counting on a view follows the rules above on that
+//!   view's bytes. The folded view is built once per document (per-thread buffer), only when
+//!   the pack has folded patterns.
+//!
 //! A group's count is the sum of its patterns' counts (its formats' patterns included). A
 //! format is *detected* in a document when its patterns' counts sum to at least its
-//! `min_hits`. The score is
+//! `min_hits`. A group *reaches* its `min_hits` when its count is at least that. The score is
 //!
 //! ```text
-//! score = sum over groups g with count_g >= min_hits_g of  weight_g * log2(1 + count_g)
+//! score = sum over groups g that reach min_hits_g, and are not support groups unless some
+//!         non-support group reaches its min_hits,  of  weight_g * log2(1 + count_g)
 //! ```
 //!
 //! so one hit of a group adds its weight, three hits twice its weight, seven hits three times:
 //! repetition helps, with diminishing returns, and long documents cannot win by length alone.
+//! A *support* group (`support = true`: generic code markers, say) ranks documents that hold
+//! other evidence but never scores on its own.
 
 use std::collections::HashMap;
 
