@@ -52,6 +52,9 @@ pub const RESERVED_NAMES: &[&str] = &[
     "shard",
     "stages_passed",
     "drop_reason",
+    "dropped_by",
+    "similarity",
+    "log_importance",
 ];
 
 /// Which view of a document a pattern is matched on.
