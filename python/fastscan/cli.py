@@ -36,7 +36,6 @@ from fastscan.scanner import Scanner
 from fastscan.variants import invariance_table
 from fastscan.variants import table_text as variants_table_text
 
-RECALL_GROUPS = ("tool_call", "schema", "api_doc")
 
 
 def _summary_line(row: dict[str, Any], groups: list[str]) -> str:
@@ -72,7 +71,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             f"{_summary_line(row, groups):<44} {', '.join(row['formats'])}"
         )
     nbytes = sum(len(t.encode()) for t in corpus.texts)
-    flagged = sum(any(row.get(g, 0) for g in RECALL_GROUPS) for row in rows)
+    # Support groups never score alone, so a positive score means evidence of tool use.
+    flagged = sum(row["score"] > 0 for row in rows)
     formats = Counter(f for row in rows for f in row["formats"])
     rate = nbytes / seconds / 1e6 if seconds > 0 else float("inf")
     print(
@@ -80,7 +80,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"{len(corpus.rejects)} rejected; {nbytes / 1e3:.1f} kB in {seconds * 1e3:.2f} ms "
         f"({rate:.0f} MB/s)"
     )
-    print(f"{flagged} documents hit {'/'.join(RECALL_GROUPS)}")
+    evidence = [g.name for g in pack.groups if not g.support]
+    print(f"{flagged} documents with evidence ({'/'.join(evidence)})")
     if formats:
         print("tool-call formats: " + ", ".join(f"{k} {v}" for k, v in formats.most_common()))
     _report_rejects(corpus)
@@ -96,9 +97,10 @@ def cmd_packs(args: argparse.Namespace) -> int:
     print(repr(pack))
     for g in pack.groups:
         n = sum(p.group == g.name for p in pack.patterns)
+        kind = "support" if g.support else g.view
         print(
             f"  {g.name:<10} weight {g.weight:>4}  min_hits {g.min_hits}  {n:>3} patterns  "
-            f"{g.description}"
+            f"{kind:<7}  {g.description}"
         )
         for f in (f for f in pack.formats if f.group == g.name):
             print(f"      format {f.name}")
