@@ -339,7 +339,6 @@ def main() -> None:
     texts = repeat_to(read_texts(a.corpus), a.mb)
     pack = fastscan.PatternPack.builtin(a.pack)
     n_lit = sum(p.kind == "literal" for p in pack.patterns)
-    folds = any(p.view == "folded" for p in pack.patterns)
     print(
         f"corpus {a.corpus}: {len(texts):,} documents, {nbytes(texts) / 1e6:,.1f} MB; pack "
         f"{pack.name}: {n_lit} literals, {len(pack.patterns) - n_lit} regexes; {platform.machine()}"
