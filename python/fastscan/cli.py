@@ -37,7 +37,6 @@ from fastscan.variants import invariance_table
 from fastscan.variants import table_text as variants_table_text
 
 
-
 def _summary_line(row: dict[str, Any], groups: list[str]) -> str:
     return " ".join(f"{g}={row[g]}" for g in groups if row[g])
 

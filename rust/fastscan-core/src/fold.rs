@@ -72,6 +72,15 @@ struct State {
     last_word: u8,
 }
 
+impl State {
+    /// Before the first byte: nothing written, nothing pending.
+    const START: State = State {
+        out_len: 0,
+        pending: 0,
+        last_word: 0,
+    };
+}
+
 /// Bytes folded at once by [`fold_block`].
 const BLOCK: usize = 64;
 
@@ -391,11 +400,7 @@ pub fn fold_into(doc: &[u8], out: &mut Vec<u8>) {
     // One byte for `fold_step`'s speculative write, eight for `compact`'s last store.
     out.reserve(doc.len() + 9);
     let buf = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let mut state = State {
-        out_len: 0,
-        pending: 0,
-        last_word: 0,
-    };
+    let mut state = State::START;
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     let ssse3 = std::arch::is_x86_feature_detected!("ssse3");
@@ -443,11 +448,7 @@ mod tests {
     fn bytewise(doc: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(doc.len() + 1);
         let buf = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-        let mut state = State {
-            out_len: 0,
-            pending: 0,
-            last_word: 0,
-        };
+        let mut state = State::START;
         let mut i = 0;
         while i < doc.len() {
             // SAFETY: capacity `doc.len() + 1` and `out_len <= i` (fold_step's contract).
