@@ -56,8 +56,8 @@ eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=.
 	  --negatives $(or $(CORPUS),../shared/data/labeled)/negatives.jsonl.gz \
 	  --hard-negatives $(or $(CORPUS),../shared/data/labeled)/hard_negatives.jsonl.gz
 
-quality: build ## recall / flag rates of the tool-use pack per kind (CORPUS=...)
-	$(BIN)/python benches/pack_quality.py $(or $(CORPUS),../shared/data/labeled)
+quality: build ## default rule per kind on a source split, invariance, speed (CORPUS=... COMPARE=old.toml)
+	$(BIN)/python benches/selection_quality.py $(or $(CORPUS),../shared/data/labeled) $(if $(COMPARE),--compare $(COMPARE))
 
 wheel: $(STAMP) ## build an abi3 wheel into dist/ (fat LTO)
 	$(BIN)/maturin build --profile dist --out dist
