@@ -63,6 +63,20 @@ const CLASSES: [u8; 256] = {
     t
 };
 
+/// What the fold does with byte `b`: `(word, kept, whitespace)`. A byte neither kept nor
+/// whitespace is a quote. (A backslash is kept here: runs of backslashes are handled before.)
+#[must_use]
+pub fn class_of(b: u8) -> (bool, bool, bool) {
+    let class = CLASSES[usize::from(b)];
+    (class & WORD != 0, class & KEEP != 0, class & SPACE != 0)
+}
+
+/// Whether the fold keeps byte `b` (it is not whitespace or a quote).
+#[must_use]
+pub fn is_kept(b: u8) -> bool {
+    CLASSES[usize::from(b)] & KEEP != 0
+}
+
 /// The fold's state between bytes: where the output ends, whether a separator was seen since
 /// the last byte written (0 or 1), whether the last byte written is a word byte (0 or 1).
 #[derive(Clone, Copy)]

@@ -28,6 +28,7 @@
 //! [`MAX_TABLE_BYTES`] keeps walking the crate's own DFA instead (same lanes).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
@@ -47,8 +48,42 @@ pub const MAX_TABLE_BYTES: usize = 32 << 20;
 #[derive(Debug)]
 pub struct LiteralAutomaton {
     walk: Walk,
-    /// Overlap between lanes: the longest literal, less one byte.
-    overlap: usize,
+    /// Where a lane past the first starts reading before its stretch.
+    warm: Warm,
+}
+
+/// How far before its stretch a lane starts (reading without reporting), so that it is in
+/// the state a walk from the document's start would be in once its stretch begins.
+#[derive(Debug, Clone, Copy)]
+enum Warm {
+    /// This many bytes: the longest literal, less one byte.
+    Bytes(usize),
+    /// At the byte that leaves this many kept bytes (bytes the folded view keeps) before the
+    /// stretch: the longest literal. See [`LiteralAutomaton::on_raw`].
+    KeptBytes(usize),
+}
+
+impl Warm {
+    fn count(self) -> usize {
+        match self {
+            Warm::Bytes(n) | Warm::KeptBytes(n) => n,
+        }
+    }
+
+    /// Where a lane whose stretch starts at `at` starts reading.
+    fn from(self, doc: &[u8], at: usize) -> usize {
+        match self {
+            Warm::Bytes(n) => at - n,
+            Warm::KeptBytes(n) => {
+                let (mut i, mut kept) = (at, 0);
+                while i > 0 && kept < n {
+                    i -= 1;
+                    kept += usize::from(crate::fold::is_kept(doc[i]));
+                }
+                i
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -81,7 +116,7 @@ impl LiteralAutomaton {
             .prefilter(false)
             .build(literals)
             .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
-        let overlap = dfa.max_pattern_len().saturating_sub(1);
+        let warm = Warm::Bytes(dfa.max_pattern_len().saturating_sub(1));
         let start = dfa
             .start_state(Anchored::No)
             .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
@@ -89,7 +124,94 @@ impl LiteralAutomaton {
             Some(dense) => Walk::Dense(dense),
             None => Walk::Dfa { dfa, start },
         };
-        Ok(LiteralAutomaton { walk, overlap })
+        Ok(LiteralAutomaton { walk, warm })
+    }
+
+    /// Compiles literals of the folded view (already folded: none empty, none starting or
+    /// ending with a space) into an automaton that reads a document's *raw* bytes and counts
+    /// exactly what [`LiteralAutomaton::new`] would count on the document's folded view
+    /// ([`crate::fold`]), for every document without a backslash (the caller folds those).
+    /// `None` when its table would be larger than [`MAX_TABLE_BYTES`].
+    ///
+    /// Its states pair an Aho-Corasick state with the fold's own state: whether a separator
+    /// is pending, whether the last kept byte is a word byte, and whether the last byte read
+    /// was kept (only then does the state report the matches ending there, so a quote or a
+    /// space after a match does not report it again). A quote leaves the pair as it is, a
+    /// whitespace byte sets the pending separator, and a kept byte feeds the Aho-Corasick
+    /// automaton a space first when the fold would write one (a literal never ends with a
+    /// space, so that step never completes a match), then the byte.
+    ///
+    /// Lanes past the first start at the byte that leaves as many kept bytes before their
+    /// stretch as the longest literal ([`Warm::KeptBytes`]), in the start state: from there
+    /// the lane writes the same folded bytes as a walk from the document's start (but for a
+    /// separator before its first byte), so it is in the same state by its stretch, and every
+    /// match ending in its stretch lies inside what it read.
+    pub fn on_raw<L: AsRef<[u8]>>(
+        literals: &[L],
+        ascii_case_insensitive: bool,
+    ) -> Result<Option<Self>> {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        struct Pair {
+            q: StateID,
+            pending: bool,
+            last_word: bool,
+            fresh: bool,
+        }
+        let dfa = aho_corasick::dfa::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(ascii_case_insensitive)
+            .prefilter(false)
+            .build(literals)
+            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+        let start = dfa
+            .start_state(Anchored::No)
+            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+        let ac = |q: StateID, b: u8| dfa.next_state(Anchored::No, q, b);
+        let next = |p: Pair, b: u8| {
+            let (word, kept, space) = crate::fold::class_of(b);
+            if space {
+                Pair {
+                    pending: true,
+                    fresh: false,
+                    ..p
+                }
+            } else if !kept {
+                Pair { fresh: false, ..p }
+            } else {
+                let q = if p.pending && p.last_word && word {
+                    ac(p.q, b' ')
+                } else {
+                    p.q
+                };
+                Pair {
+                    q: ac(q, b),
+                    pending: false,
+                    last_word: word,
+                    fresh: true,
+                }
+            }
+        };
+        let reports = |p: Pair| {
+            if p.fresh && dfa.is_special(p.q) && dfa.is_match(p.q) {
+                (0..dfa.match_len(p.q))
+                    .map(|i| dfa.match_pattern(p.q, i).as_u32())
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let start = Pair {
+            q: start,
+            pending: false,
+            last_word: false,
+            fresh: false,
+        };
+        Ok(
+            Dense::build(start, next, reports).map(|dense| LiteralAutomaton {
+                walk: Walk::Dense(dense),
+                warm: Warm::KeptBytes(dfa.max_pattern_len()),
+            }),
+        )
     }
 
     /// Calls `hit(pattern)` once for every occurrence of every literal in `doc`, overlapping
@@ -110,7 +232,7 @@ impl LiteralAutomaton {
                 scratch.clear();
                 walk(
                     doc,
-                    self.overlap,
+                    self.warm,
                     d.start,
                     step,
                     |s| s < d.match_limit,
@@ -128,7 +250,7 @@ impl LiteralAutomaton {
                 let step = |s: StateID, b: u8| dfa.next_state(Anchored::No, s, b);
                 let is_match = |s: StateID| dfa.is_special(s) && dfa.is_match(s);
                 let mut ends = Vec::new();
-                walk(doc, self.overlap, start, step, is_match, &mut ends);
+                walk(doc, self.warm, start, step, is_match, &mut ends);
                 for s in ends {
                     for i in 0..dfa.match_len(s) {
                         hit(dfa.match_pattern(s, i).as_usize());
@@ -142,9 +264,33 @@ impl LiteralAutomaton {
 impl Dense {
     /// The dense copy of `dfa`, or `None` when it would be larger than [`MAX_TABLE_BYTES`].
     fn of(dfa: &DFA, start: StateID) -> Option<Dense> {
+        let is_match = |s: StateID| dfa.is_special(s) && dfa.is_match(s);
+        Dense::build(
+            start,
+            |s, b| dfa.next_state(Anchored::No, s, b),
+            |s| {
+                if is_match(s) {
+                    (0..dfa.match_len(s))
+                        .map(|i| dfa.match_pattern(s, i).as_u32())
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            },
+        )
+    }
+
+    /// The dense table of any deterministic automaton: its start state, its transition
+    /// function and the patterns each state reports (empty for states that report none).
+    /// `None` when the table would be larger than [`MAX_TABLE_BYTES`].
+    fn build<S: Copy + Eq + Hash>(
+        start: S,
+        next: impl Fn(S, u8) -> S,
+        reports: impl Fn(S) -> Vec<u32>,
+    ) -> Option<Dense> {
         // Every reachable state, breadth first from the start.
         let mut states = vec![start];
-        let mut index: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+        let mut index: HashMap<S, usize> = HashMap::from([(start, 0)]);
         let mut i = 0;
         while i < states.len() {
             // Bounded before byte classes are known: rows of at most 256 entries.
@@ -152,9 +298,9 @@ impl Dense {
                 return None;
             }
             for b in 0..=255u8 {
-                let next = dfa.next_state(Anchored::No, states[i], b);
-                index.entry(next).or_insert_with(|| {
-                    states.push(next);
+                let to = next(states[i], b);
+                index.entry(to).or_insert_with(|| {
+                    states.push(to);
                     states.len() - 1
                 });
             }
@@ -162,12 +308,9 @@ impl Dense {
         }
         // Byte classes: bytes whose column (next state from every state) is the same.
         let mut classes = [0u8; 256];
-        let mut columns: HashMap<Vec<StateID>, u8> = HashMap::new();
+        let mut columns: HashMap<Vec<usize>, u8> = HashMap::new();
         for b in 0..=255u8 {
-            let column: Vec<StateID> = states
-                .iter()
-                .map(|&s| dfa.next_state(Anchored::No, s, b))
-                .collect();
+            let column: Vec<usize> = states.iter().map(|&s| index[&next(s, b)]).collect();
             let n = columns.len();
             // At most 256 distinct columns, so the class ids fit a byte.
             classes[usize::from(b)] = *columns.entry(column).or_insert(n as u8);
@@ -177,37 +320,34 @@ impl Dense {
             .map(|c| (0..=255u8).find(|&b| usize::from(classes[usize::from(b)]) == c))
             .collect::<Option<_>>()?;
         // Match states first, each group in discovery order (a stable partition).
-        let is_match = |s: StateID| dfa.is_special(s) && dfa.is_match(s);
-        let mut order: Vec<StateID> = states.iter().copied().filter(|&s| is_match(s)).collect();
-        let match_states = order.len();
-        order.extend(states.iter().copied().filter(|&s| !is_match(s)));
-        let premultiplied = u32::try_from(order.len() * stride).ok()?;
-        let renumbered: HashMap<StateID, u32> = order
-            .iter()
-            .enumerate()
-            .map(|(n, &s)| (s, (n * stride) as u32))
+        let reported: Vec<Vec<u32>> = states.iter().map(|&s| reports(s)).collect();
+        let mut order: Vec<usize> = (0..states.len())
+            .filter(|&n| !reported[n].is_empty())
             .collect();
+        let match_states = order.len();
+        order.extend((0..states.len()).filter(|&n| reported[n].is_empty()));
+        let premultiplied = u32::try_from(order.len() * stride).ok()?;
+        let mut renumbered = vec![0u32; states.len()];
+        for (n, &old) in order.iter().enumerate() {
+            renumbered[old] = (n * stride) as u32;
+        }
         let mut trans = Vec::with_capacity(premultiplied as usize);
-        for &s in &order {
+        for &old in &order {
             trans.extend(
                 representative
                     .iter()
-                    .map(|&b| renumbered[&dfa.next_state(Anchored::No, s, b)]),
+                    .map(|&b| renumbered[index[&next(states[old], b)]]),
             );
         }
         let matches = order[..match_states]
             .iter()
-            .map(|&s| {
-                (0..dfa.match_len(s))
-                    .map(|i| dfa.match_pattern(s, i).as_u32())
-                    .collect()
-            })
+            .map(|&old| reported[old].clone())
             .collect();
         Some(Dense {
             classes,
             stride,
             trans,
-            start: renumbered[&start],
+            start: renumbered[0],
             match_limit: (match_states * stride) as u32,
             matches,
         })
@@ -220,7 +360,7 @@ impl Dense {
 /// they stay in registers (an array of states was spilled to the stack: 860 vs 1,270 MB/s).
 fn walk<S: Copy>(
     doc: &[u8],
-    overlap: usize,
+    warm: Warm,
     start: S,
     step: impl Fn(S, u8) -> S,
     is_match: impl Fn(S) -> bool,
@@ -235,13 +375,13 @@ fn walk<S: Copy>(
             }
         }
     };
-    if stretch < 2 * overlap + 64 {
+    if stretch < 2 * warm.count() + 64 {
         tail(start, doc, ends);
         return;
     }
     // Lanes past the first read the bytes before their stretch without reporting.
     let warm = |k: usize| {
-        doc[k * stretch - overlap..k * stretch]
+        doc[warm.from(doc, k * stretch)..k * stretch]
             .iter()
             .fold(start, |s, &b| step(s, b))
     };
@@ -352,6 +492,63 @@ mod tests {
     }
 
     #[test]
+    fn walking_raw_bytes_counts_what_the_folded_view_holds() {
+        // Folded literals (as the scanner compiles them), on documents of every length up to
+        // 3,000 bytes (lanes in play) made of words, quotes, whitespace and punctuation.
+        let literals: Vec<Vec<u8>> = ["type:object", "a b", "b:", "ab", "x", "required:[a", "b b"]
+            .iter()
+            .map(|l| crate::fold::fold(l.as_bytes()))
+            .collect();
+        let pieces: &[&[u8]] = &[
+            b"type",
+            b"object",
+            b"a",
+            b"b",
+            b"AB",
+            b"x",
+            b":",
+            b" ",
+            b"\n  ",
+            b"\"",
+            b"'",
+            b"[",
+            b"required",
+            b",",
+            b"{",
+            b"\t",
+            "\u{e9}".as_bytes(),
+        ];
+        let mut seed = 0x853c_49e6_748f_ea9b_u64;
+        let mut found = 0;
+        for fold_case in [false, true] {
+            let on_raw = LiteralAutomaton::on_raw(&literals, fold_case)
+                .unwrap()
+                .unwrap();
+            let plain = LiteralAutomaton::new(&literals, fold_case).unwrap();
+            for len in (0..3000).step_by(13) {
+                let mut doc = Vec::new();
+                while doc.len() < len {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    doc.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+                }
+                let folded = crate::fold::fold(&doc);
+                let want = counts(&plain, literals.len(), &folded);
+                assert_eq!(
+                    counts(&on_raw, literals.len(), &doc),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&doc)
+                );
+                found += want.iter().filter(|&&c| c > 0).count();
+            }
+        }
+        // Every literal is found in many documents: the comparison is not of zeros.
+        assert!(found > 1000, "{found}");
+    }
+
+    #[test]
     fn the_fallback_walk_counts_the_same() {
         let literals = ["ab", "abcab", "b", "cabca"];
         let dfa = aho_corasick::dfa::Builder::new()
@@ -360,7 +557,7 @@ mod tests {
             .build(literals)
             .unwrap();
         let automaton = LiteralAutomaton {
-            overlap: dfa.max_pattern_len() - 1,
+            warm: Warm::Bytes(dfa.max_pattern_len() - 1),
             walk: Walk::Dfa {
                 start: dfa.start_state(Anchored::No).unwrap(),
                 dfa,

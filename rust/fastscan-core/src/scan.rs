@@ -24,8 +24,10 @@
 //!   same structure reads the same whether written as JSON with any spacing, a Python
 //!   literal, JSON escaped inside a string (any depth) or YAML. Literals of folded groups are
 //!   folded when the scanner is compiled; counting on a view follows the rules above on that
-//!   view's bytes. The folded view is built once per document (per-thread buffer), only when
-//!   the pack has folded patterns.
+//!   view's bytes. The folded literals are also compiled into an automaton that reads a
+//!   document's raw bytes and counts what its folded view holds
+//!   ([`LiteralAutomaton::on_raw`]), so the folded view itself (a per-thread buffer) is built
+//!   only for a document with a backslash or when a folded regex runs on it.
 //!
 //! A group's count is the sum of its patterns' counts (its formats' patterns included). A
 //! format is *detected* in a document when its patterns' counts sum to at least its
@@ -161,6 +163,10 @@ enum Member {
 struct LiteralSet {
     view: View,
     automaton: LiteralAutomaton,
+    /// For the folded view: the same literals walked on a document's raw bytes
+    /// ([`LiteralAutomaton::on_raw`]), used for documents without a backslash; `None` when
+    /// its table would be too large (the folded view is then always built).
+    on_raw: Option<LiteralAutomaton>,
     starts: Vec<u32>,
     members: Vec<Member>,
 }
@@ -191,6 +197,9 @@ struct GatedRegex {
     target: Target,
     view: View,
     gate: Gate,
+    /// Its gate bytes are all bytes the fold keeps, so (in a document without a backslash)
+    /// they are in the folded view exactly when they are in the document.
+    bytes_on_raw: bool,
 }
 
 /// A `RegexSet` over the always-run regexes of one view, when there are many.
@@ -266,6 +275,8 @@ pub struct Scanner {
     regex_sets: Vec<UngatedSet>,
     /// Some pattern reads the folded view.
     folds: bool,
+    /// Some folded literal set has no raw-byte walk: every document is folded.
+    fold_always: bool,
     pool: Pool,
     thread_source: ThreadSource,
 }
@@ -296,11 +307,16 @@ impl Scanner {
             } else {
                 Gate::Always
             };
+            let bytes_on_raw = match &gate {
+                Gate::Bytes(bytes) => bytes.iter().all(|&b| crate::fold::is_kept(b) && b != b'\\'),
+                _ => false,
+            };
             regexes.push(GatedRegex {
                 regex,
                 target: target_of(&pack, id),
                 view: p.view,
                 gate,
+                bytes_on_raw,
             });
         }
         let mut literal_sets = Vec::new();
@@ -341,6 +357,9 @@ impl Scanner {
             }
         }
         let folds = pack.patterns.iter().any(|p| p.view == View::Folded);
+        let fold_always = literal_sets
+            .iter()
+            .any(|set| set.view == View::Folded && set.on_raw.is_none());
         Ok(Scanner {
             pack,
             options,
@@ -348,6 +367,7 @@ impl Scanner {
             regexes,
             regex_sets,
             folds,
+            fold_always,
             pool: Pool::new(threads),
             thread_source,
         })
@@ -487,15 +507,14 @@ impl Scanner {
             ends,
             folded,
         } = scratch;
-        if self.folds {
+        // The folded view is built only when something must read it: a document with a
+        // backslash (the raw-byte walk of the folded literals covers the others), a folded
+        // literal set without a raw-byte walk, or a folded regex that runs.
+        let mut have_folded = false;
+        if self.folds && (self.fold_always || memchr::memchr(b'\\', doc).is_some()) {
             crate::fold::fold_into(doc, folded);
+            have_folded = true;
         }
-        let view_of = |view: View| -> &[u8] {
-            match view {
-                View::Raw => doc,
-                View::Folded => folded,
-            }
-        };
         let mut format_counts = [0u32; crate::pack::MAX_FORMATS];
         let mut count = |t: &Target, n: u32, patterns: &mut Option<&mut [u32]>| {
             groups[t.group as usize] += n;
@@ -508,7 +527,12 @@ impl Scanner {
         };
         fired.fill(false);
         for set in &self.literal_sets {
-            set.automaton.for_each_match(view_of(set.view), ends, |id| {
+            let (automaton, text): (&LiteralAutomaton, &[u8]) = match (set.view, &set.on_raw) {
+                (View::Raw, _) => (&set.automaton, doc),
+                (View::Folded, Some(on_raw)) if !have_folded => (on_raw, doc),
+                (View::Folded, _) => (&set.automaton, folded.as_slice()),
+            };
+            automaton.for_each_match(text, ends, |id| {
                 let range = set.starts[id] as usize..set.starts[id + 1] as usize;
                 for member in &set.members[range] {
                     match member {
@@ -519,25 +543,47 @@ impl Scanner {
             });
         }
         for (r, gated) in self.regexes.iter().enumerate() {
-            let text = view_of(gated.view);
             let run = match &gated.gate {
                 Gate::Literals => fired[r],
-                Gate::Bytes(bytes) => match bytes[..] {
-                    [a] => memchr::memchr(a, text).is_some(),
-                    [a, b] => memchr::memchr2(a, b, text).is_some(),
-                    [a, b, c] => memchr::memchr3(a, b, c, text).is_some(),
-                    _ => true,
-                },
+                Gate::Bytes(bytes) => {
+                    let text: &[u8] = match gated.view {
+                        View::Raw => doc,
+                        View::Folded if !have_folded && gated.bytes_on_raw => doc,
+                        View::Folded => {
+                            ensure_folded(doc, folded, &mut have_folded);
+                            folded
+                        }
+                    };
+                    match bytes[..] {
+                        [a] => memchr::memchr(a, text).is_some(),
+                        [a, b] => memchr::memchr2(a, b, text).is_some(),
+                        [a, b, c] => memchr::memchr3(a, b, c, text).is_some(),
+                        _ => true,
+                    }
+                }
                 // Run below, with its view's regex set when there is one.
                 Gate::Always => !self.regex_sets.iter().any(|s| s.view == gated.view),
             };
             if run {
+                let text: &[u8] = match gated.view {
+                    View::Raw => doc,
+                    View::Folded => {
+                        ensure_folded(doc, folded, &mut have_folded);
+                        folded
+                    }
+                };
                 let n = gated.regex.find_iter(text).count() as u32;
                 count(&gated.target, n, &mut patterns);
             }
         }
         for ungated in &self.regex_sets {
-            let text = view_of(ungated.view);
+            let text: &[u8] = match ungated.view {
+                View::Raw => doc,
+                View::Folded => {
+                    ensure_folded(doc, folded, &mut have_folded);
+                    folded
+                }
+            };
             for i in &ungated.set.matches(text) {
                 let gated = &self.regexes[ungated.members[i]];
                 let n = gated.regex.find_iter(text).count() as u32;
@@ -574,6 +620,14 @@ impl Scanner {
             }
         }
         formats
+    }
+}
+
+/// Builds the folded view of `doc` into `folded` unless it is there already.
+fn ensure_folded(doc: &[u8], folded: &mut Vec<u8>, have_folded: &mut bool) {
+    if !*have_folded {
+        crate::fold::fold_into(doc, folded);
+        *have_folded = true;
     }
 }
 
@@ -624,6 +678,10 @@ fn build_literal_set(
         return Ok(None);
     }
     let automaton = LiteralAutomaton::new(&keys, !case_sensitive)?;
+    let on_raw = match view {
+        View::Raw => None,
+        View::Folded => LiteralAutomaton::on_raw(&keys, !case_sensitive)?,
+    };
     let mut starts = Vec::with_capacity(keys.len() + 1);
     let mut flat = Vec::new();
     starts.push(0);
@@ -634,6 +692,7 @@ fn build_literal_set(
     Ok(Some(LiteralSet {
         view,
         automaton,
+        on_raw,
         starts,
         members: flat,
     }))
