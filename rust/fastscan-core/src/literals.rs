@@ -110,16 +110,8 @@ struct Dense {
 impl LiteralAutomaton {
     /// Compiles `literals` (none empty), folding ASCII case when asked.
     pub fn new<L: AsRef<[u8]>>(literals: &[L], ascii_case_insensitive: bool) -> Result<Self> {
-        let dfa = aho_corasick::dfa::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(ascii_case_insensitive)
-            .prefilter(false)
-            .build(literals)
-            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+        let (dfa, start) = aho_corasick_dfa(literals, ascii_case_insensitive)?;
         let warm = Warm::Bytes(dfa.max_pattern_len().saturating_sub(1));
-        let start = dfa
-            .start_state(Anchored::No)
-            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
         let walk = match Dense::of(&dfa, start) {
             Some(dense) => Walk::Dense(dense),
             None => Walk::Dfa { dfa, start },
@@ -157,15 +149,7 @@ impl LiteralAutomaton {
             last_word: bool,
             fresh: bool,
         }
-        let dfa = aho_corasick::dfa::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(ascii_case_insensitive)
-            .prefilter(false)
-            .build(literals)
-            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
-        let start = dfa
-            .start_state(Anchored::No)
-            .map_err(|e| CoreError::pack(None, None, format!("literal automaton: {e}")))?;
+        let (dfa, start) = aho_corasick_dfa(literals, ascii_case_insensitive)?;
         let ac = |q: StateID, b: u8| dfa.next_state(Anchored::No, q, b);
         let next = |p: Pair, b: u8| {
             let (word, kept, space) = crate::fold::class_of(b);
@@ -192,10 +176,8 @@ impl LiteralAutomaton {
             }
         };
         let reports = |p: Pair| {
-            if p.fresh && dfa.is_special(p.q) && dfa.is_match(p.q) {
-                (0..dfa.match_len(p.q))
-                    .map(|i| dfa.match_pattern(p.q, i).as_u32())
-                    .collect()
+            if p.fresh {
+                reports_of(&dfa, p.q)
             } else {
                 Vec::new()
             }
@@ -261,22 +243,42 @@ impl LiteralAutomaton {
     }
 }
 
+/// The `aho-corasick` DFA of `literals` (standard semantics, every match reported, no
+/// prefilter: the walk visits every byte anyway) and its unanchored start state.
+fn aho_corasick_dfa<L: AsRef<[u8]>>(
+    literals: &[L],
+    ascii_case_insensitive: bool,
+) -> Result<(DFA, StateID)> {
+    let error =
+        |e: &dyn std::fmt::Display| CoreError::pack(None, None, format!("literal automaton: {e}"));
+    let dfa = aho_corasick::dfa::Builder::new()
+        .match_kind(MatchKind::Standard)
+        .ascii_case_insensitive(ascii_case_insensitive)
+        .prefilter(false)
+        .build(literals)
+        .map_err(|e| error(&e))?;
+    let start = dfa.start_state(Anchored::No).map_err(|e| error(&e))?;
+    Ok((dfa, start))
+}
+
+/// The patterns that end at DFA state `s` (none for a state that is not a match state).
+fn reports_of(dfa: &DFA, s: StateID) -> Vec<u32> {
+    if dfa.is_special(s) && dfa.is_match(s) {
+        (0..dfa.match_len(s))
+            .map(|i| dfa.match_pattern(s, i).as_u32())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
 impl Dense {
     /// The dense copy of `dfa`, or `None` when it would be larger than [`MAX_TABLE_BYTES`].
     fn of(dfa: &DFA, start: StateID) -> Option<Dense> {
-        let is_match = |s: StateID| dfa.is_special(s) && dfa.is_match(s);
         Dense::build(
             start,
             |s, b| dfa.next_state(Anchored::No, s, b),
-            |s| {
-                if is_match(s) {
-                    (0..dfa.match_len(s))
-                        .map(|i| dfa.match_pattern(s, i).as_u32())
-                        .collect()
-                } else {
-                    Vec::new()
-                }
-            },
+            |s| reports_of(dfa, s),
         )
     }
 

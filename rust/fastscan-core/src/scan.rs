@@ -596,20 +596,21 @@ impl Scanner {
     /// The score of a document's group counts (see the module docs): supporting groups count
     /// only beside a non-supporting group that reached its `min_hits`.
     fn score_of(&self, groups: &[u32]) -> f64 {
-        let reached = |(group, &c): &(&crate::pack::Group, &u32)| c >= group.min_hits && c > 0;
-        let evidence = self
-            .pack
-            .groups
-            .iter()
-            .zip(groups.iter())
-            .any(|pair| !pair.0.support && reached(&pair));
-        let mut score = 0.0;
-        for pair in self.pack.groups.iter().zip(groups.iter()) {
-            if reached(&pair) && (evidence || !pair.0.support) {
-                score += pair.0.weight * f64::from(*pair.1).ln_1p() / std::f64::consts::LN_2;
-            }
-        }
-        score
+        // `min_hits` is at least 1, so a group that reached it has a hit.
+        let reached = || {
+            self.pack
+                .groups
+                .iter()
+                .zip(groups)
+                .filter(|(g, &c)| c >= g.min_hits)
+        };
+        let evidence = reached().any(|(g, _)| !g.support);
+        reached()
+            .filter(|(g, _)| evidence || !g.support)
+            // Summed from +0.0 in group order (`sum` would start at -0.0).
+            .fold(0.0, |score, (g, &c)| {
+                score + g.weight * f64::from(c).ln_1p() / std::f64::consts::LN_2
+            })
     }
 
     fn formats_of(&self, format_counts: &[u32]) -> u64 {
