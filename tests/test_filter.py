@@ -217,9 +217,9 @@ def test_token_id_parquet(tmp_path: Path) -> None:
     assert t["kept"]["docs"] == want_kept
     scores = pq.read_table(tmp_path / "out/scores/in.parquet.parquet")
     assert scores.column("score").to_pylist()[:16] == direct.column("score").to_pylist()
-    rejects = [
-        json.loads(x) for x in (tmp_path / "out/rejects/in.parquet.jsonl").read_text().splitlines()
-    ]
+    # Parquet rejects are JSON lines, zstd-compressed (token lists are large).
+    rejects_file = tmp_path / "out/rejects/in.parquet.jsonl.zst"
+    rejects = [json.loads(x) for x in read_decompressed(rejects_file).splitlines()]
     assert [(r["row"], r["reason"]) for r in rejects] == [(16, "invalid_tokens"), (17, "null_text")]
     assert "1000000" in rejects[0]["detail"]
     # Without a tokenizer the shard fails with a clear error, and the run says so.

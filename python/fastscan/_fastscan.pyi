@@ -75,6 +75,7 @@ class JsonlShard:
         path: str | os.PathLike[str],
         *,
         rejects_path: str | os.PathLike[str],
+        rejects_compression: str = "none",
         kept_path: str | os.PathLike[str] | None = None,
         kept_compression: str = "none",
         lmflow_dir: str | os.PathLike[str] | None = None,

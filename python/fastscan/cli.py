@@ -33,6 +33,7 @@ from fastscan.filter.config import FilterConfig
 from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.scanner import Scanner
+from fastscan.terminal import EXIT_USAGE, run_command
 from fastscan.variants import invariance_table
 from fastscan.variants import table_text as variants_table_text
 
@@ -273,11 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ValueError as e:  # PackError and bad settings: a usage problem, not a crash
-        print(f"fastscan: {e}", file=sys.stderr)
-        return 2
+
+    def run() -> int:
+        try:
+            return int(args.func(args))
+        except ValueError as e:  # PackError and bad settings: a usage problem, not a crash
+            print(f"fastscan: {e}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run_command("fastscan", run)
 
 
 if __name__ == "__main__":

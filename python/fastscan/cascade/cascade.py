@@ -16,16 +16,35 @@ columns of stages it never reached are null.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.cascade.stages import Stage
+
+
+class Watcher(Protocol):
+    """Hears what the stages of a run are doing (a progress display)."""
+
+    def stage_status(self, stage: str, message: str) -> None:
+        """`stage` is busy with `message` (empty: no longer)."""
+
+    def stage_advance(self, stage: str, docs: int) -> None:
+        """`stage` finished `docs` more documents."""
+
+
+class _Quiet:
+    def stage_status(self, stage: str, message: str) -> None:
+        pass
+
+    def stage_advance(self, stage: str, docs: int) -> None:
+        pass
 
 
 @dataclass
@@ -122,9 +141,13 @@ class Cascade:
         """Whether the cascade keeps each text (`run`'s decisions, as a list)."""
         return [bool(k) for k in self.run(texts).kept.to_pylist()]
 
-    def run(self, texts: Any, sizes: Sequence[int] | None = None) -> CascadeResult:
+    def run(
+        self, texts: Any, sizes: Sequence[int] | None = None, watcher: Watcher | None = None
+    ) -> CascadeResult:
         """Runs every stage; `sizes` (default: the texts' UTF-8 lengths) are the bytes the
-        funnel counts per document (``fastscan-filter`` passes the records' sizes)."""
+        funnel counts per document (``fastscan-filter`` passes the records' sizes); a
+        `watcher` hears what each stage is doing (and may stop the run by raising)."""
+        watcher = watcher or _Quiet()
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
         if not isinstance(texts, pa.Array):
@@ -149,10 +172,13 @@ class Cascade:
             sub = texts.take(pa.array(alive, pa.int64()))
             started = time.perf_counter()
             if alive:
+                if stage.setup_message:
+                    watcher.stage_status(stage.name, stage.setup_message)
                 stage.prepare()
+                watcher.stage_status(stage.name, "")
             line.setup_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            result = stage.apply(sub)
+            result = stage.run(sub, functools.partial(watcher.stage_advance, stage.name))
             line.seconds = time.perf_counter() - started
             reached = [False] * n
             for i in alive:

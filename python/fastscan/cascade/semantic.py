@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ class SemanticStage(Stage):
     """
 
     name = "semantic"
+    setup_message = "loading the model and embedding the gold set"
 
     def __init__(
         self,
@@ -194,15 +195,30 @@ class SemanticStage(Stage):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
-    def similarity(self, texts: Sequence[str]) -> list[float]:
-        """Each text's aggregated cosine similarity to the gold set."""
-        import numpy as np
-
+    def similarity(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> list[float]:
+        """Each text's aggregated cosine similarity to the gold set; `progress` hears of
+        each batch embedded (and may stop the stage between batches by raising)."""
         if not texts:
             return []
         gold = self.gold_matrix()
-        with _IN_USE:
-            sims = self.embed(texts) @ gold.T
+        # Longest first, as sentence-transformers orders one call's batches: little padding.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i][: self.max_chars]))
+        out = [0.0] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            with _IN_USE:
+                sims = self.embed([texts[i] for i in chunk]) @ gold.T
+            for i, value in zip(chunk, self._aggregate(sims), strict=True):
+                out[i] = value
+            if progress is not None:
+                progress(len(chunk))
+        return out
+
+    def _aggregate(self, sims: Any) -> list[float]:
+        import numpy as np
+
         if self.aggregate == "max":
             agg = sims.max(axis=1)
         elif self.aggregate == "mean":
@@ -213,11 +229,14 @@ class SemanticStage(Stage):
         return [float(v) for v in agg]
 
     def apply(self, texts: pa.Array) -> StageResult:
+        return self.run(texts, lambda _: None)
+
+    def run(self, texts: pa.Array, progress: Callable[[int], None]) -> StageResult:
         values = [
             v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "")
             for v in texts.to_pylist()
         ]
-        score = pa.array(self.similarity(values), pa.float64())
+        score = pa.array(self.similarity(values, progress), pa.float64())
         keep, reasons = self.selection.apply(score, f"similarity ({self.aggregate})")
         columns = pa.RecordBatch.from_arrays([score], ["similarity"])
         return StageResult(columns, score, keep, reasons)

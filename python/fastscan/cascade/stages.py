@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,21 @@ class Stage:
     """Base class: a named step that scores texts and keeps some of them."""
 
     name: str = "stage"
+    setup_message: str = ""
+    """What `prepare` is doing, shown while it runs (empty: nothing worth showing)."""
 
     def prepare(self) -> None:
         """One-time set-up before the first `apply` (loading a model); timed apart."""
 
     def apply(self, texts: pa.Array) -> StageResult:
         raise NotImplementedError
+
+    def run(self, texts: pa.Array, progress: Callable[[int], None]) -> StageResult:
+        """`apply`, telling `progress` how many texts are done; stages that work in batches
+        report each batch (and may stop there when `progress` raises)."""
+        result = self.apply(texts)
+        progress(len(texts))
+        return result
 
     def describe(self) -> dict[str, Any]:
         """The stage's settings (for the report and the run's fingerprint)."""

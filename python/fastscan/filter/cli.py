@@ -11,8 +11,7 @@ from fastscan.filter.config import DEFAULT_MIN_SCORE, ConfigError, FilterConfig
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import summary_text
 from fastscan.filter.run import UsageError, filter_shards
-
-EXIT_OK, EXIT_SHARD_FAILED, EXIT_USAGE = 0, 1, 2
+from fastscan.terminal import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_command
 
 EXAMPLES = """\
 examples:
@@ -33,7 +32,8 @@ outputs (OUT/):
   report.json, report.html        counts per shard and in total, group hits, timings
   _done/                          completion markers: a rerun skips finished shards
 
-exit status: 0 ok, 1 some shard failed (see the report), 2 usage error.
+exit status: 0 ok, 1 some shard failed (see the report), 2 usage error,
+130 interrupted (Ctrl-C: finished shards stay; rerun the same command to resume).
 """
 
 
@@ -110,14 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    return run_command("fastscan-filter", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         cfg = FilterConfig.resolve(
             args.config,
             pack=args.pack,
             min_score=args.min_score,
-            require=tuple(g for g in args.require.split(",") if g) if args.require else None,
+            require=args.require,
             text_field=args.text_field,
             tokens_field=args.tokens_field,
             tokenizer=args.tokenizer,
@@ -160,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif not args.quiet:
         print(summary_text(report))
     if not args.dry_run and report["totals"]["failed"]:
-        return EXIT_SHARD_FAILED
+        return EXIT_FAILED
     return EXIT_OK
 
 

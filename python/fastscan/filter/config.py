@@ -54,6 +54,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from fastscan.filter.schema import (
+    FIELD_KEYS,
+    FILE_SECTIONS,
+    STAGE_SECTIONS,
+    Flat,
+    explain,
+    suggest,
+)
 from fastscan.pack import PatternPack
 
 if TYPE_CHECKING:
@@ -64,26 +74,31 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-OUTPUT_FORMATS = ("auto", "jsonl", "parquet", "lmflow")
-COMPRESSIONS = ("none", "gzip", "zstd")
-
 # The default threshold: on ../shared/data/labeled with the tool-use pack (v2), score >= 2 keeps
 # 98.3% of positives, none of 6,596 negatives and 13% of plain algorithm code (see the README's
 # quality section).
-DEFAULT_MIN_SCORE = 2.0
+DEFAULT_MIN_SCORE = Flat.model_fields["min_score"].default
 
 
 class ConfigError(ValueError):
     """A setting that cannot work (unknown key, bad value, missing file)."""
 
+    def __init__(self, message: str, validation: ValidationError | None = None) -> None:
+        super().__init__(message)
+        self.validation = validation
+
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Every setting of a filter run. Build with keywords, `from_toml`, or `with_overrides`."""
+    """Every setting of a filter run. Build with keywords, `from_toml`, or `with_overrides`.
+
+    Types and bounds are checked when it is built (`fastscan.filter.schema`); `check` also
+    loads what the settings name (pack, required groups, n-gram model, gold set, model).
+    """
 
     pack: str = "tool-use"
     min_score: float = DEFAULT_MIN_SCORE
-    require: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()  # a str is taken too, split at commas
     text_field: str = "text"
     tokens_field: str = "tokens"
     tokenizer: str | None = None
@@ -97,32 +112,24 @@ class FilterConfig:
     semantic: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
-        if self.output_format not in OUTPUT_FORMATS:
-            raise ConfigError(
-                f"output format must be one of {', '.join(OUTPUT_FORMATS)}, "
-                f"not {self.output_format!r}"
-            )
-        if self.output_compression is not None and self.output_compression not in COMPRESSIONS:
-            raise ConfigError(
-                f"output compression must be one of {', '.join(COMPRESSIONS)}, "
-                f"not {self.output_compression!r}"
-            )
-        for name in ("lmflow_shard_mb", "block_mb", "max_record_mb"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        if self.tokenizer is not None and not Path(self.tokenizer).is_file():
-            raise ConfigError(f"tokenizer file not found: {self.tokenizer}")
-        for name, allowed in STAGE_KEYS.items():
+        flat = {name: getattr(self, name) for name in Flat.model_fields}
+        try:
+            valid = Flat.model_validate(flat)
+        except ValidationError as e:
+            raise ConfigError(explain(e), e) from None
+        for name in Flat.model_fields:
+            object.__setattr__(self, name, getattr(valid, name))
+        for name, section in STAGE_SECTIONS.items():
             table = getattr(self, name)
             if table is None:
                 continue
-            unknown = sorted(set(table) - allowed)
-            if unknown:
-                raise ConfigError(f"unknown [{name}] key(s): {', '.join(unknown)}")
-        if self.dsir is not None and "model" not in self.dsir:
-            raise ConfigError("[dsir] needs model = a file written by fastscan fit-ngrams")
-        if self.semantic is not None and "gold" not in self.semantic:
-            raise ConfigError('[semantic] needs gold = "tool-use", a file or a directory')
+            try:
+                checked = section.model_validate(table)
+            except ValidationError as e:
+                raise ConfigError(explain(e, prefix=name), e) from None
+            object.__setattr__(self, name, checked.model_dump(exclude_unset=True))
+        if self.tokenizer is not None and not Path(self.tokenizer).is_file():
+            raise ConfigError(f"scan.tokenizer = {self.tokenizer!r}: file not found")
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> FilterConfig:
@@ -132,38 +139,38 @@ class FilterConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as e:
             raise ConfigError(f"cannot read config {path}: {e.strerror}") from e
-        except tomllib.TOMLDecodeError as e:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config {path} is not valid TOML: {e}") from e
-        keys = {
-            "scan": {"pack", "text_field", "tokens_field", "tokenizer"},
-            "keep": {"min_score", "require"},
-            "output": {"format", "compression", "lmflow_shard_mb"},
-            "read": {"block_mb", "max_record_mb"},
-        }
         values: dict[str, Any] = {}
+        sections = [*FILE_SECTIONS, *STAGE_SECTIONS]
         for section, table in data.items():
-            if section in STAGE_KEYS and isinstance(table, dict):
+            if section not in sections:
+                raise ConfigError(
+                    f"config {path}: unknown section [{section}]{suggest(section, sections)}"
+                )
+            if not isinstance(table, dict):
+                raise ConfigError(f"config {path}: {section} must be a [{section}] table")
+            if section in STAGE_SECTIONS:
                 values[section] = _stage_paths(section, dict(table), path.parent)
                 continue
-            if section not in keys or not isinstance(table, dict):
-                known = ", ".join([*keys, *STAGE_KEYS])
-                raise ConfigError(f"config {path}: unknown section [{section}] (known: {known})")
+            keys = FILE_SECTIONS[section]
             for key, value in table.items():
-                if key not in keys[section]:
-                    raise ConfigError(f"config {path}: unknown key {section}.{key}")
-                renamed = {"format": "output_format", "compression": "output_compression"}
-                name = str(renamed.get(key, key))
-                values[name] = value
+                if key not in keys:
+                    raise ConfigError(
+                        f"config {path}: unknown key {section}.{key}{suggest(key, keys)}"
+                    )
+                values[keys[key]] = value
         for key in ("pack", "tokenizer"):
             value = values.get(key)
             if isinstance(value, str) and (Path(value).suffix in (".toml", ".json")):
                 values[key] = str(path.parent / value)
-        if "require" in values:
-            values["require"] = tuple(values["require"])
         try:
             return cls(**values)
-        except TypeError as e:
-            raise ConfigError(f"config {path}: {e}") from e
+        except ConfigError as e:
+            if e.validation is None or e.validation.title != Flat.__name__:
+                raise ConfigError(f"config {path}: {e}", e.validation) from None
+            message = explain(e.validation, keys=FIELD_KEYS)
+            raise ConfigError(f"config {path}: {message}", e.validation) from None
 
     @classmethod
     def resolve(
@@ -182,15 +189,34 @@ class FilterConfig:
     def with_overrides(self, **changes: Any) -> FilterConfig:
         """A copy with the given settings replaced (``None`` values are ignored)."""
         given = {k: v for k, v in changes.items() if v is not None}
+        unknown = sorted(set(given) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            names = [f.name for f in dataclasses.fields(self)]
+            raise ConfigError(f"unknown setting {unknown[0]!r}{suggest(unknown[0], names)}")
         return dataclasses.replace(self, **given)
 
     @functools.cached_property
     def _pack(self) -> PatternPack:
-        return PatternPack.load(self.pack)
+        try:
+            return PatternPack.load(self.pack)
+        except (ValueError, OSError) as e:
+            raise ConfigError(f"scan.pack = {self.pack!r}: {e}") from e
 
     def load_pack(self) -> PatternPack:
         """The pack, loaded once per config."""
         return self._pack
+
+    def check(self) -> None:
+        """Loads everything the settings name, so a run fails before its first shard: the
+        pack, the required groups, the later stages (n-gram model, gold set, model files)."""
+        groups = self.load_pack().group_names
+        for group in self.require:
+            if group not in groups:
+                raise ConfigError(
+                    f"keep.require: group {group!r} is not in the pack "
+                    f"{self.load_pack().name!r}{suggest(group, groups)}"
+                )
+        self.later_stages()
 
     @property
     def cascades(self) -> bool:
@@ -201,16 +227,20 @@ class FilterConfig:
     def _later_stages(self) -> list[Stage]:
         from fastscan.cascade import DsirStage, SemanticStage, StatsStage
 
+        builders: dict[str, Any] = {
+            "stats": StatsStage,
+            "dsir": DsirStage,
+            "semantic": SemanticStage,
+        }
         stages: list[Stage] = []
-        try:
-            if self.stats is not None:
-                stages.append(StatsStage(min=self.stats.get("min"), max=self.stats.get("max")))
-            if self.dsir is not None:
-                stages.append(DsirStage(**self.dsir))
-            if self.semantic is not None:
-                stages.append(SemanticStage(**self.semantic))
-        except (TypeError, ValueError, OSError) as e:
-            raise ConfigError(f"cascade stage: {e}") from e
+        for name, build in builders.items():
+            table = getattr(self, name)
+            if table is None:
+                continue
+            try:
+                stages.append(build(**table))
+            except (TypeError, ValueError, OSError) as e:
+                raise ConfigError(f"[{name}]: {e}") from e
         return stages
 
     def later_stages(self) -> list[Stage]:
@@ -222,7 +252,8 @@ class FilterConfig:
         settings = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name != "block_mb" and not (f.name in STAGE_KEYS and getattr(self, f.name) is None)
+            if f.name != "block_mb"
+            and not (f.name in STAGE_SECTIONS and getattr(self, f.name) is None)
         }
         settings["require"] = list(self.require)
         if self.dsir is not None:
@@ -238,24 +269,6 @@ class FilterConfig:
                 Path(self.tokenizer).read_bytes()
             ).hexdigest()
         return settings
-
-
-# The keys each stage section takes (the stage's keyword arguments).
-STAGE_KEYS: dict[str, set[str]] = {
-    "stats": {"min", "max"},
-    "dsir": {"model", "min_log_importance", "top_fraction", "per_token"},
-    "semantic": {
-        "gold",
-        "model",
-        "aggregate",
-        "k",
-        "min_similarity",
-        "top_fraction",
-        "batch_size",
-        "device",
-        "max_chars",
-    },
-}
 
 
 def _stage_paths(section: str, table: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
-from fastscan.cascade.cascade import spread
+from fastscan.cascade.cascade import Watcher, spread
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
 
@@ -83,6 +83,7 @@ def run_later_stages(
     survivors: Path,
     tally: Tally,
     funnel: list[StageFunnel],
+    watch: Watcher,
 ) -> list[Path]:
     """Runs the later stages on `survivors`, appending their lines to `funnel`; rewrites
     ``stage_dir/scores.parquet`` and moves the records they drop from kept to dropped in
@@ -114,7 +115,7 @@ def run_later_stages(
             texts, _ = batch_texts(rows, cfg, ctx.tokenizer)
     # The funnel counts what stage 1 counted: the JSONL lines' bytes, Parquet texts' bytes.
     sizes = [len(line) for line in lines] if shard.format == "jsonl" else None
-    result = Cascade(cfg.later_stages()).run(texts, sizes)
+    result = Cascade(cfg.later_stages()).run(texts, sizes, watch)
     funnel.extend(result.funnel)
     keep = result.kept
     kept_dir = stage_dir / "kept"

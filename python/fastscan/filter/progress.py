@@ -1,31 +1,48 @@
-"""`Reporter`: a progress bar on a terminal, plain log lines otherwise, nothing when quiet."""
+"""`Reporter`: what a run shows while it works (a live display on a terminal, log lines
+otherwise, nothing when quiet), and where running shards learn that the run was interrupted.
+
+One line per stage: stage 1 (patterns) in documents and text bytes (the bytes the summary
+counts), with its bar following the input files read; each later stage in documents; a stage
+that is setting up (loading a model, embedding the gold set) says so.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from fastscan.terminal import Interrupted
 
 
-class Reporter:
+class Silent:
+    """A shard's watcher when nobody watches (Ray tasks): hears everything, shows nothing."""
+
+    def advance(self, input_bytes: int, docs: int, text_bytes: int) -> None:
+        """Stage 1 read `input_bytes` more of the input: `docs` records, `text_bytes`."""
+
+    def stage_status(self, stage: str, message: str) -> None:
+        """A later stage is busy with `message` (empty: no longer)."""
+
+    def stage_advance(self, stage: str, docs: int) -> None:
+        """A later stage finished `docs` more documents."""
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+class Reporter(Silent):
     """Receives progress from the shards (from several threads) and shows it.
 
     Args:
         quiet: show nothing.
         stream: where to show it (default stderr).
-        bar: a live bar (default: when `stream` is a terminal); otherwise one log line per
-            finished shard.
+        bar: a live display (default: when `stream` is a terminal); otherwise log lines.
     """
 
     def __init__(
@@ -35,53 +52,106 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.bar = (not quiet) and (self.stream.isatty() if bar is None else bar)
         self.lock = threading.Lock()
+        self.cancelled = threading.Event()
         self.docs = 0
+        self.text_bytes = 0
         self.finished = 0
         self.shards = 0
+        self.began = time.perf_counter()
+        self.stage_docs: dict[str, int] = {}
+        self.statuses: dict[str, str] = {}
+        self.logged: set[tuple[str, str]] = set()
         self.progress: Progress | None = None
-        self.task: TaskID | None = None
+        self.tasks: dict[str, TaskID] = {}
 
-    def start(self, total_bytes: int, shards: int, done: int, threads: int) -> None:
+    def start(
+        self, total_bytes: int, shards: int, done: int, threads: int, stages: list[str]
+    ) -> None:
+        """The run begins: `total_bytes` of input in `shards - done` shards to do."""
         self.shards = shards
         self.finished = done
+        self.began = time.perf_counter()
+        self.stage_docs = dict.fromkeys(stages, 0)
         if self.quiet:
             return
         if done:
             self._log(f"resuming: {done} of {shards} shards already done")
         if self.bar:
             self.progress = Progress(
-                TextColumn("[bold]fastscan-filter"),
+                TextColumn("{task.description:<10}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TextColumn("{task.fields[docs]:,} docs  {task.fields[shards]}"),
-                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
                 console=Console(file=self.stream),
                 transient=True,
             )
-            self.task = self.progress.add_task(
-                "filter", total=total_bytes, docs=0, shards=self._shards_text()
+            self.tasks["patterns"] = self.progress.add_task(
+                "patterns", total=max(total_bytes, 1), info=self._patterns_info()
             )
+            for stage in stages:
+                self.tasks[stage] = self.progress.add_task(stage, total=None, info="waiting")
             self.progress.start()
         else:
             todo = shards - done
-            self._log(f"{todo} shards to filter ({total_bytes:,} bytes), {threads} threads")
+            later = f"; then {', '.join(stages)}" if stages else ""
+            self._log(
+                f"{todo} shards to filter ({total_bytes:,} bytes of input), "
+                f"{threads} threads{later}"
+            )
 
-    def _shards_text(self) -> str:
-        return f"{self.finished}/{self.shards} shards"
+    def _patterns_info(self) -> str:
+        seconds = max(time.perf_counter() - self.began, 1e-9)
+        return (
+            f"{self.docs:,} docs  {_mb(self.text_bytes)} text  "
+            f"{self.text_bytes / 1e6 / seconds:,.1f} MB/s  "
+            f"{self.finished}/{self.shards} shards"
+        )
 
-    def advance(self, nbytes: int, docs: int) -> None:
-        """Called by shards as they go."""
+    def _stage_info(self, stage: str) -> str:
+        status = self.statuses.get(stage)
+        if status:
+            return status
+        seconds = max(time.perf_counter() - self.began, 1e-9)
+        docs = self.stage_docs.get(stage, 0)
+        return f"{docs:,} docs  {docs / seconds:,.1f} docs/s"
+
+    def _check(self) -> None:
+        if self.cancelled.is_set():
+            raise Interrupted("stopped at the user's request")
+
+    def advance(self, input_bytes: int, docs: int, text_bytes: int) -> None:
+        self._check()
         with self.lock:
             self.docs += docs
-            if self.progress is not None and self.task is not None:
-                self.progress.update(self.task, advance=nbytes, docs=self.docs)
+            self.text_bytes += text_bytes
+            if self.progress is not None:
+                self.progress.update(
+                    self.tasks["patterns"], advance=input_bytes, info=self._patterns_info()
+                )
+
+    def stage_status(self, stage: str, message: str) -> None:
+        self._check()
+        with self.lock:
+            self.statuses[stage] = message
+            if self.progress is not None and stage in self.tasks:
+                self.progress.update(self.tasks[stage], info=self._stage_info(stage))
+            shown = (stage, message) in self.logged
+            self.logged.add((stage, message))
+        if message and not shown and self.progress is None and not self.quiet:
+            self._log(f"{stage}: {message}")
+
+    def stage_advance(self, stage: str, docs: int) -> None:
+        self._check()
+        with self.lock:
+            self.stage_docs[stage] = self.stage_docs.get(stage, 0) + docs
+            if self.progress is not None and stage in self.tasks:
+                self.progress.update(self.tasks[stage], advance=docs, info=self._stage_info(stage))
 
     def shard_done(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.finished += 1
-            if self.progress is not None and self.task is not None:
-                self.progress.update(self.task, shards=self._shards_text())
+            if self.progress is not None:
+                self.progress.update(self.tasks["patterns"], info=self._patterns_info())
         if self.quiet:
             return
         if entry["status"] != "ok":
@@ -97,7 +167,11 @@ class Reporter:
                 f"{entry['rejected']['docs']:,} rejected, {entry['mb_per_s'] or 0:.1f} MB/s"
             )
 
-    def finish(self, report: dict[str, Any]) -> None:
+    def cancel(self) -> None:
+        """Ctrl-C: running shards stop at their next block or batch."""
+        self.cancelled.set()
+
+    def finish(self, report: dict[str, Any] | None = None) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None

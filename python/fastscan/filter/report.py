@@ -51,10 +51,14 @@ def summary_text(report: dict[str, Any]) -> str:
     if t["format_hits"]:
         lines.append("  formats: " + ", ".join(f"{k} {v:,}" for k, v in t["format_hits"].items()))
     speed = t["mb_per_s"]
-    lines.append(
-        f"  {t['seconds']:.2f} s, {speed or 0:,.1f} MB/s of text "
-        f"({t['mb_per_s_per_thread'] or 0:,.1f} MB/s per thread, {report['threads']} threads)"
-    )
+    if speed is None:
+        lines.append(f"  {t['seconds']:.2f} s wall; nothing new was read (all shards resumed)")
+    else:
+        lines.append(
+            f"  {t['seconds']:.2f} s wall, {speed:,.1f} MB/s of text read by this run "
+            f"({t['mb_per_s_per_thread'] or 0:,.1f} MB/s per thread, {report['threads']} "
+            "threads)"
+        )
     for e in report["shards"]:
         if e["status"] == "failed":
             lines.append(f"  FAILED {e['relative']}: {e['error']}")

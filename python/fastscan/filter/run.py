@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,10 @@ from fastscan.filter.report import write_html
 from fastscan.filter.shard import Context, attempt_shard, marker_path
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner, resolve_threads
+from fastscan.terminal import Interrupted
+
+# Seconds Ctrl-C waits for running shards to stop before the run gives up on them.
+STOP_WAIT = 1.0
 
 # What a run owns inside OUT: removed by --overwrite, nothing else is touched.
 OWNED = ("kept", "scores", "rejects", "_done", "_tmp", "run.json", "report.json", "report.html")
@@ -82,14 +86,30 @@ def filter_shards(
     run.start(reporter, total)
 
     def one(shard: Shard) -> None:
-        run.record(attempt_shard(shard, ctx, reporter.advance), reporter)
+        run.record(attempt_shard(shard, ctx, reporter), reporter)
 
-    if workers == 1:
-        for shard in run.pending:
-            one(shard)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastscan-shard") as pool:
-            list(pool.map(one, run.pending))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastscan-shard")
+    futures: list[Future[None]] = []
+    try:
+        if workers == 1:
+            for shard in run.pending:
+                one(shard)
+        else:
+            futures = [pool.submit(one, shard) for shard in run.pending]
+            # Waiting in short steps keeps the main thread ready for Ctrl-C.
+            while futures:
+                done, _ = wait(futures, timeout=0.25, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()
+                futures = [f for f in futures if not f.done()]
+    except (KeyboardInterrupt, Interrupted):
+        # Running shards stop at their next block or batch; one busy loading a model is not
+        # waited for longer than STOP_WAIT (its staging goes with the run's).
+        reporter.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(futures, timeout=STOP_WAIT)
+        raise Interrupted(run.interrupted(reporter)) from None
+    pool.shutdown(wait=True)
     return run.finish(reporter, threads=total, executor={"kind": "local"})
 
 
@@ -136,13 +156,7 @@ class Run:
             shards, ignored = plan(list(inputs))
         except ValueError as e:
             raise UsageError(str(e)) from e
-        groups = cfg.load_pack().group_names
-        unknown = [g for g in cfg.require if g not in groups]
-        if unknown:
-            raise UsageError(
-                f"required group(s) {', '.join(unknown)} not in the pack "
-                f"(groups: {', '.join(groups)})"
-            )
+        cfg.check()  # before anything is written, under --dry-run too
         return cls(cfg, Path(output), shards, ignored)
 
     def prepare(self, overwrite: bool) -> None:
@@ -163,6 +177,17 @@ class Run:
             shards=len(self.shards),
             done=len(self.shards) - len(self.pending),
             threads=threads,
+            stages=[stage.name for stage in self.config.later_stages()],
+        )
+
+    def interrupted(self, reporter: Reporter) -> str:
+        """Ctrl-C: staging removed (finished shards stay committed); how to resume."""
+        reporter.finish()
+        shutil.rmtree(self.out / "_tmp", ignore_errors=True)
+        finished = sum(e["status"] == "ok" for e in self.entries.values())
+        return (
+            f"{finished} of {len(self.shards)} shards are finished in {self.out}; "
+            "run the same command again to resume from there"
         )
 
     def record(self, entry: dict[str, Any], reporter: Reporter) -> None:
@@ -250,12 +275,26 @@ def _report(
     totals.update(total.to_dict())
     fresh = [e for e in entries if e["status"] == "ok" and not e.get("resumed")]
     fresh_mb = sum(e["read"]["bytes"] for e in fresh) / 1e6
+    # Speeds only over what this invocation read: a resumed run's earlier shards took no time.
+    timed = bool(fresh) and elapsed > 0
     totals["seconds"] = round(elapsed, 6)
-    totals["mb_per_s"] = round(fresh_mb / elapsed, 3) if elapsed > 0 else None
-    totals["mb_per_s_per_thread"] = round(fresh_mb / elapsed / threads, 3) if elapsed > 0 else None
+    totals["mb_per_s"] = round(fresh_mb / elapsed, 3) if timed else None
+    totals["mb_per_s_per_thread"] = round(fresh_mb / elapsed / threads, 3) if timed else None
+    funnel = _merge_funnels(entries)
+    timing = {
+        "wall_seconds": round(elapsed, 6),
+        "shards_timed": len(fresh),
+        "shards_resumed": totals["resumed"],
+        "stage_seconds": {f["stage"]: f["seconds"] for f in funnel},
+        "meaning": "wall_seconds (= totals.seconds) is this invocation's wall time, and "
+        "totals.mb_per_s the text it read over that time; stage_seconds (= the funnel's "
+        "seconds) are each stage's time summed over shards, as thread-seconds, including "
+        "shards finished by an earlier invocation",
+    }
     return {
         "fastscan_version": __version__,
-        "funnel": _merge_funnels(entries),
+        "timing": timing,
+        "funnel": funnel,
         "pack": pack.name,
         "groups": pack.group_names,
         "formats": pack.format_names,

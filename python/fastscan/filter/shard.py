@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,16 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.guard import FirstRecords, no_text_message
 from fastscan.filter.later import SURVIVORS, PatternFunnel, run_later_stages
 from fastscan.filter.plan import Shard
+from fastscan.filter.progress import Silent
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner
 
 # Rows per Parquet batch: large enough to amortise the call, small enough to bound memory.
 PARQUET_BATCH_ROWS = 8192
 COMPRESSION_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
-
-Progress = Callable[[int, int], None]
-"""Called with (input bytes consumed since the last call, records since the last call)."""
 
 
 class ShardError(ValueError):
@@ -72,6 +70,16 @@ def input_compression(shard: Shard) -> str:
     return "none"
 
 
+def rejects_name(shard: Shard) -> tuple[str, str]:
+    """(compression, file name relative to ``rejects/``) of a shard's rejects: JSON lines,
+    compressed like a JSONL input, zstd for Parquet."""
+    compression = "zstd" if shard.format == "parquet" else input_compression(shard)
+    return compression, f"{shard.relative}.jsonl{COMPRESSION_SUFFIX[compression]}"
+
+
+STAGED_REJECTS = "rejects"
+
+
 def kept_name(shard: Shard, config: FilterConfig) -> tuple[str, str]:
     """(output format, file name relative to ``kept/``) of a shard's kept records."""
     fmt = config.output_format
@@ -94,8 +102,9 @@ def kept_name(shard: Shard, config: FilterConfig) -> tuple[str, str]:
     return fmt, rel + ".parquet"
 
 
-def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
-    """Filters one shard and commits its outputs; returns its report entry.
+def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
+    """Filters one shard and commits its outputs; returns its report entry. `watch` hears of
+    its progress and may stop it by raising (`Interrupted`).
 
     Raises `ShardError` (or `OSError`) when the shard fails; its staging is then removed.
     """
@@ -108,9 +117,9 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
     patterns = PatternFunnel(ctx.config.min_score, ctx.config.require)
     try:
         if shard.format == "jsonl":
-            kept_files = _run_jsonl(shard, ctx, stage, tally, patterns, progress)
+            kept_files = _run_jsonl(shard, ctx, stage, tally, patterns, watch)
         elif shard.format == "parquet":
-            kept_files = _run_parquet(shard, ctx, stage, tally, patterns, progress)
+            kept_files = _run_parquet(shard, ctx, stage, tally, patterns, watch)
         else:
             raise ShardError(
                 f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
@@ -118,7 +127,7 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
             )
         funnel = [patterns.line(tally, time.perf_counter() - started)]
         if ctx.config.cascades:
-            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel)
+            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel, watch)
         tally.check()
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
@@ -130,7 +139,7 @@ def run_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def attempt_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, Any]:
+def attempt_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     """`run_shard`, with a failure turned into the shard's entry (status ``failed``).
 
     Failures are bad input (`ShardError`, `ValueError`), I/O (`OSError`) and a later stage's
@@ -138,7 +147,7 @@ def attempt_shard(shard: Shard, ctx: Context, progress: Progress) -> dict[str, A
     """
     began = time.perf_counter()
     try:
-        return run_shard(shard, ctx, progress)
+        return run_shard(shard, ctx, watch)
     except (ShardError, OSError, ValueError, RuntimeError) as e:
         return failed_entry(shard, str(e), time.perf_counter() - began)
 
@@ -172,7 +181,7 @@ def _run_jsonl(
     stage: Path,
     tally: Tally,
     patterns: PatternFunnel,
-    progress: Progress,
+    watch: Silent,
 ) -> list[Path]:
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
@@ -193,7 +202,8 @@ def _run_jsonl(
     reader = _fastscan.JsonlShard(
         ctx.scanner._inner,
         shard.path,
-        rejects_path=stage / "rejects.jsonl",
+        rejects_path=stage / STAGED_REJECTS,
+        rejects_compression=rejects_name(shard)[0],
         text_field=cfg.text_field,
         min_score=cfg.min_score,
         require=list(cfg.require),
@@ -202,15 +212,18 @@ def _run_jsonl(
         **kept_args,
     )
     writer = _ScoresWriter(stage / "scores.parquet", ctx)
+    first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
     consumed = 0
     try:
         for batch in reader:
+            first.observe(batch.column("reject_reason"))
             writer.write(batch)
             tally.add(batch, ctx.min_hits)
             patterns.add(batch)
             now = reader.consumed
-            progress(now - consumed, batch.num_rows)
+            watch.advance(now - consumed, batch.num_rows, _text_bytes(batch))
             consumed = now
+        first.finish()
         tally.blank_lines = reader.blank_lines
         files = reader.finish()
     finally:
@@ -219,6 +232,11 @@ def _run_jsonl(
     if fmt == "parquet" and not cfg.cascades:
         kept = [jsonl_to_parquet(kept[0], stage / "kept" / "part")]
     return kept
+
+
+def _text_bytes(scores: pa.RecordBatch) -> int:
+    """The bytes of a scores batch's records, as the report counts them."""
+    return int(pc.sum(scores.column("length")).as_py() or 0)
 
 
 def jsonl_to_parquet(source: Path, target: Path) -> Path:
@@ -300,7 +318,7 @@ def _run_parquet(
     stage: Path,
     tally: Tally,
     patterns: PatternFunnel,
-    progress: Progress,
+    watch: Silent,
 ) -> list[Path]:
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
@@ -326,12 +344,27 @@ def _run_parquet(
         kept_out = KeptRows("parquet", stage / SURVIVORS, shard, cfg, source.schema_arrow)
     else:
         kept_out = KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
-    rejects = _ParquetRejects(stage / "rejects.jsonl")
+    rejects = _ParquetRejects(stage / STAGED_REJECTS)
     per_row = shard.size / max(source.metadata.num_rows, 1)
+    unknown: list[int] = []
+
+    def explain(kind: str, n: int) -> str:
+        if kind == "tokens":
+            assert ctx.tokenizer is not None
+            return (
+                f"every one of the first {n:,} rows holds token ids outside the vocabulary of "
+                f"{cfg.tokenizer} ({ctx.tokenizer.vocab_size:,} tokens; unknown ids such as "
+                f"{', '.join(map(str, unknown[:3]))}): give the tokenizer the corpus was "
+                "tokenized with (--tokenizer)"
+            )
+        return f"none of the first {n:,} rows has a string in column {cfg.text_field!r}"
+
+    first = FirstRecords(explain, ShardError)
     row = 0
     try:
         for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             texts, bad = batch_texts(batch, cfg, ctx.tokenizer)
+            unknown.extend(i for _, i in bad[: max(0, 3 - len(unknown))])
             try:
                 judged = ctx.scanner._inner.judge_arrow(
                     texts,
@@ -342,6 +375,7 @@ def _run_parquet(
                 )
             except TypeError as e:  # the core names the six string/binary types it reads
                 raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
+            first.observe(judged.column("reject_reason"))
             scores.write(judged)
             tally.add(judged, ctx.min_hits)
             patterns.add(judged)
@@ -349,7 +383,8 @@ def _run_parquet(
             kept_out.write(batch, texts, pc.equal(decision, "kept"))
             rejects.write(batch, judged, dict(bad), row)
             row += batch.num_rows
-            progress(int(per_row * batch.num_rows), batch.num_rows)
+            watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
+        first.finish()
     finally:
         scores.close()
         files = kept_out.close()
@@ -447,7 +482,7 @@ class _ParquetRejects:
         if reasons.null_count == len(reasons):
             return
         if self.file is None:
-            self.file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
+            self.file = _open_text_writer(self.path, "zstd")
         for i, reason in enumerate(reasons.to_pylist()):
             if reason is None:
                 continue
@@ -480,9 +515,9 @@ def _commit(shard: Shard, ctx: Context, stage: Path, kept_files: list[Path]) -> 
     scores = out / "scores" / f"{shard.relative}.parquet"
     _move(stage / "scores.parquet", scores)
     moved["scores"] = scores.relative_to(out).as_posix()
-    rejects = out / "rejects" / f"{shard.relative}.jsonl"
-    if (stage / "rejects.jsonl").exists():
-        _move(stage / "rejects.jsonl", rejects)
+    rejects = out / "rejects" / rejects_name(shard)[1]
+    if (stage / STAGED_REJECTS).exists():
+        _move(stage / STAGED_REJECTS, rejects)
         moved["rejects"] = rejects.relative_to(out).as_posix()
     elif rejects.exists():
         rejects.unlink()

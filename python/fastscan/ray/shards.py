@@ -16,7 +16,7 @@ from typing import Any
 
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.plan import Shard
-from fastscan.filter.progress import Reporter
+from fastscan.filter.progress import Reporter, Silent
 from fastscan.filter.run import ConfigSpec, Inputs, Run, UsageError, load_tokenizer
 from fastscan.filter.shard import Context, attempt_shard, failed_entry
 from fastscan.scanner import Scanner
@@ -100,7 +100,7 @@ def filter_shards(
                     entry = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     entry = failed_entry(shard, f"Ray task failed: {e}", 0.0)
-                reporter.advance(shard.size, entry["read"]["docs"])
+                reporter.advance(shard.size, entry["read"]["docs"], entry["read"]["bytes"])
                 run.record(entry, reporter)
         executor = {
             "kind": "ray",
@@ -142,7 +142,7 @@ def _filter_shard(shard: Shard, cfg: FilterConfig, out: str) -> dict[str, Any]:
     assigned = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     scanner = Scanner(cfg.load_pack(), max(1, int(assigned)))
     ctx = Context(config=cfg, scanner=scanner, out=Path(out), tokenizer=load_tokenizer(cfg))
-    entry = attempt_shard(shard, ctx, lambda _bytes, _docs: None)
+    entry = attempt_shard(shard, ctx, Silent())
     entry["worker"] = {
         "node": ray.util.get_node_ip_address(),
         "pid": os.getpid(),

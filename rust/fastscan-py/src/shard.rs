@@ -42,7 +42,8 @@ impl PyJsonlShard {
 impl PyJsonlShard {
     #[new]
     #[pyo3(signature = (
-        scanner, path, *, rejects_path, kept_path = None, kept_compression = "none",
+        scanner, path, *, rejects_path, rejects_compression = "none", kept_path = None,
+        kept_compression = "none",
         lmflow_dir = None, lmflow_stem = "kept", lmflow_max_bytes = 256 << 20,
         text_field = "text", min_score = 0.0, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20
@@ -53,6 +54,7 @@ impl PyJsonlShard {
         scanner: &PyScanner,
         path: PathBuf,
         rejects_path: PathBuf,
+        rejects_compression: &str,
         kept_path: Option<PathBuf>,
         kept_compression: &str,
         lmflow_dir: Option<PathBuf>,
@@ -67,14 +69,16 @@ impl PyJsonlShard {
         let core = Arc::clone(&scanner.inner);
         let rule = KeepRule::new(core.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
         let text_field = FieldPath::parse(text_field).map_err(PyValueError::new_err)?;
+        let compression = |name: &str, what: &str| {
+            Compression::from_name(name).ok_or_else(|| {
+                PyValueError::new_err(format!("{what} must be none, gzip or zstd, not {name:?}"))
+            })
+        };
+        let rejects_compression = compression(rejects_compression, "rejects_compression")?;
         let kept = match (kept_path, lmflow_dir) {
             (Some(path), None) => KeptOutput::Lines {
                 path,
-                compression: Compression::from_name(kept_compression).ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "kept_compression must be none, gzip or zstd, not {kept_compression:?}"
-                    ))
-                })?,
+                compression: compression(kept_compression, "kept_compression")?,
             },
             (None, Some(dir)) => KeptOutput::Lmflow {
                 dir,
@@ -101,6 +105,7 @@ impl PyJsonlShard {
                     options,
                     &kept,
                     &rejects_path,
+                    rejects_compression,
                 )
             })
             .map_err(|e| to_pyerr(py, e))?;

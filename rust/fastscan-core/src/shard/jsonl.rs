@@ -116,6 +116,7 @@ impl JsonlShard {
         options: JsonlOptions,
         kept: &KeptOutput,
         rejects: &Path,
+        rejects_compression: Compression,
     ) -> Result<JsonlShard> {
         let consumed = Arc::new(AtomicU64::new(0));
         let decoder = open_decoder(input, Compression::from_path(input), Arc::clone(&consumed))
@@ -145,7 +146,7 @@ impl JsonlShard {
             rule,
             options,
             kept,
-            rejects: RejectWriter::new(rejects),
+            rejects: RejectWriter::new(rejects, rejects_compression),
             consumed,
             done: false,
         })

@@ -1,13 +1,13 @@
 //! The rejects file: one JSON line per record that could not be scored, with the reason and
 //! the record's bytes (as a string when they are UTF-8, base64 otherwise).
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde::Serialize;
 
+use super::compression::{Compression, Encoder};
 use super::judge::RejectReason;
 
 /// One rejected record, as written.
@@ -66,18 +66,21 @@ impl<'a> Reject<'a> {
     }
 }
 
-/// Writes rejects to `path`, creating the file only when there is a first reject.
+/// Writes rejects to `path` (compressed as `compression` says), creating the file only when
+/// there is a first reject.
 pub struct RejectWriter {
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    compression: Compression,
+    out: Option<Encoder>,
     count: u64,
 }
 
 impl RejectWriter {
     #[must_use]
-    pub fn new(path: &Path) -> Self {
+    pub fn new(path: &Path, compression: Compression) -> Self {
         RejectWriter {
             path: path.to_owned(),
+            compression,
             out: None,
             count: 0,
         }
@@ -87,7 +90,7 @@ impl RejectWriter {
     pub fn write(&mut self, reject: &Reject<'_>) -> io::Result<()> {
         let out = match &mut self.out {
             Some(out) => out,
-            None => self.out.insert(BufWriter::new(File::create(&self.path)?)),
+            None => self.out.insert(Encoder::create(&self.path, self.compression)?),
         };
         serde_json::to_writer(&mut *out, reject)?;
         out.write_all(b"\n")?;
@@ -98,8 +101,8 @@ impl RejectWriter {
     /// Flushes; returns the number of rejects and the file, if one was written.
     pub fn finish(self) -> io::Result<(u64, Option<PathBuf>)> {
         match self.out {
-            Some(mut out) => {
-                out.flush()?;
+            Some(out) => {
+                out.finish()?;
                 Ok((self.count, Some(self.path)))
             }
             None => Ok((0, None)),
