@@ -12,6 +12,7 @@ import sys
 import time
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,7 +98,7 @@ def test_require_as_one_string_is_one_group(tmp_path: Path) -> None:
     config.write_text('[keep]\nrequire = "tool_call"\n', encoding="utf-8")
     cfg = fastscan.FilterConfig.from_toml(config)
     assert cfg.require == ("tool_call",)
-    as_flag = {"require": "tool_call, schema"}  # as --require gives it
+    as_flag: dict[str, Any] = {"require": "tool_call, schema"}  # as --require gives it
     assert fastscan.FilterConfig(**as_flag).require == ("tool_call", "schema")
 
 

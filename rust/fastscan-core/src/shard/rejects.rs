@@ -90,7 +90,9 @@ impl RejectWriter {
     pub fn write(&mut self, reject: &Reject<'_>) -> io::Result<()> {
         let out = match &mut self.out {
             Some(out) => out,
-            None => self.out.insert(Encoder::create(&self.path, self.compression)?),
+            None => self
+                .out
+                .insert(Encoder::create(&self.path, self.compression)?),
         };
         serde_json::to_writer(&mut *out, reject)?;
         out.write_all(b"\n")?;
