@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.run import ConfigSpec, load_tokenizer
+from fastscan.filter.schema import STAGE_SECTIONS
 from fastscan.filter.shard import batch_texts
 from fastscan.scanner import Scanner
 
@@ -58,6 +59,13 @@ class BatchScorer:
         **settings: Any,
     ) -> None:
         self.config = FilterConfig.resolve(config, **settings)
+        later = [name for name in STAGE_SECTIONS if getattr(self.config, name) is not None]
+        if later:  # never a silent subset of the config
+            raise ValueError(
+                f"BatchScorer applies the patterns (stage 1) only and cannot run the config's "
+                f"[{later[0]}] stage: use fastscan-filter, or "
+                "fastscan.integrations.datatrove.FastscanFilter, for every stage"
+            )
         self._arguments: dict[str, Any] = {
             "config": config,
             "threads": threads,

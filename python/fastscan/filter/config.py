@@ -247,6 +247,24 @@ class FilterConfig:
         """The stages after the patterns ([stats], [dsir], [semantic]), built once."""
         return self._later_stages
 
+    def stages(self, threads: int | None = None) -> list[Stage]:
+        """Every stage of the config in order: the patterns (`[scan]`, `[keep]`), then the
+        later stages; what `fastscan-filter` runs on each record."""
+        from fastscan.cascade import PatternStage
+        from fastscan.scanner import Scanner
+
+        scanner = Scanner(self.load_pack(), threads)
+        patterns = PatternStage(min_score=self.min_score, require=self.require, scanner=scanner)
+        return [patterns, *self.later_stages()]
+
+    def ranked_stages(self) -> list[str]:
+        """Later stages that keep a `top_fraction`: a ranking over all they are given."""
+        return [
+            name
+            for name in STAGE_SECTIONS
+            if (getattr(self, name) or {}).get("top_fraction") is not None
+        ]
+
     def fingerprint(self) -> dict[str, Any]:
         """What decides the outputs: a rerun into the same directory must match it."""
         settings = {
