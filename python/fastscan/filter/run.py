@@ -7,6 +7,7 @@ them as Ray tasks.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -17,12 +18,16 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from fastscan import __version__, _fastscan
 from fastscan.cascade.cascade import StageFunnel
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.distributions import merge as merge_summaries
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
+from fastscan.filter.samples import collect as collect_samples
 from fastscan.filter.shard import Context, attempt_shard, marker_path
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner, resolve_threads
@@ -128,8 +133,14 @@ class Run:
     """
 
     def __init__(
-        self, config: FilterConfig, out: Path, shards: list[Shard], ignored: list[str]
+        self,
+        config: FilterConfig,
+        out: Path,
+        shards: list[Shard],
+        ignored: list[str],
+        inputs: Sequence[str] = (),
     ) -> None:
+        self.inputs = [str(i) for i in inputs]
         self.config = config
         self.out = out
         self.shards = shards
@@ -157,7 +168,7 @@ class Run:
         except ValueError as e:
             raise UsageError(str(e)) from e
         cfg.check()  # before anything is written, under --dry-run too
-        return cls(cfg, Path(output), shards, ignored)
+        return cls(cfg, Path(output), shards, ignored, [os.fspath(i) for i in inputs])
 
     def prepare(self, overwrite: bool) -> None:
         """Readies OUT (checking or writing run.json) and sorts shards into done / pending."""
@@ -203,6 +214,19 @@ class Run:
         entries = [self.entries[s.relative] for s in self.shards]
         report = _report(entries, self.ignored, self.config, threads, elapsed)
         report["executor"] = executor
+        report["run"] = {
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "inputs": self.inputs,
+            "output": str(self.out),
+            "config": self.fingerprint,
+            "thresholds": _thresholds(self.config),
+        }
+        try:
+            report["samples"] = collect_samples(
+                entries, self.config, load_tokenizer(self.config), self.out
+            )
+        except (OSError, ValueError, pa.ArrowException) as e:  # the report goes on without
+            report["samples"] = {"error": f"could not read samples: {e}"}
         _write_json(self.out / "report.json", report)
         write_html(self.out / "report.html", report)
         reporter.finish(report)
@@ -212,6 +236,16 @@ class Run:
         return _dry_run(
             self.shards, self.ignored, self.out, self.config, self.fingerprint, overwrite
         )
+
+
+def _thresholds(cfg: FilterConfig) -> dict[str, float]:
+    """Each scored stage's threshold (what the report marks on its distribution)."""
+    marks = {"patterns": cfg.min_score}
+    for stage, key in (("dsir", "min_log_importance"), ("semantic", "min_similarity")):
+        value = (getattr(cfg, stage) or {}).get(key)
+        if value is not None:
+            marks[stage] = value
+    return marks
 
 
 def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
@@ -281,6 +315,11 @@ def _report(
     totals["mb_per_s"] = round(fresh_mb / elapsed, 3) if timed else None
     totals["mb_per_s_per_thread"] = round(fresh_mb / elapsed / threads, 3) if timed else None
     funnel = _merge_funnels(entries)
+    summary = merge_summaries(
+        [e["summary"] for e in entries if e["status"] == "ok" and "summary" in e]
+    )
+    totals["kept_group_hits"] = summary["kept_group_hits"]
+    totals["kept_format_hits"] = summary["kept_format_hits"]
     timing = {
         "wall_seconds": round(elapsed, 6),
         "shards_timed": len(fresh),
@@ -295,6 +334,7 @@ def _report(
         "fastscan_version": __version__,
         "timing": timing,
         "funnel": funnel,
+        "distributions": summary["distributions"],
         "pack": pack.name,
         "groups": pack.group_names,
         "formats": pack.format_names,

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.distributions import summarize
 from fastscan.filter.guard import FirstRecords, no_text_message
 from fastscan.filter.later import SURVIVORS, PatternFunnel, run_later_stages
 from fastscan.filter.plan import Shard
@@ -132,6 +133,7 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
         entry["funnel"] = [line.to_dict() for line in funnel]
+        entry["summary"] = summarize(str(stage / "scores.parquet"), ctx.min_hits)
         entry["outputs"] = _commit(shard, ctx, stage, kept_files)
         _write_atomic(marker_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
         return entry

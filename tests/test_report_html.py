@@ -1,0 +1,120 @@
+"""report.html v2: what it shows (parsed), and that a real browser renders it (headless
+Chromium from Debian's packages: a screenshot and the rendered DOM)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import fastscan
+from shards import jsonl_bytes, many_records, sample_records, write_jsonl, write_parquet
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.tags: dict[str, int] = {}
+        self.classes: list[str] = []
+        self.text: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.append(value)
+            if name == "class" and value:
+                self.classes.extend(value.split())
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    records = sample_records() + many_records(120)
+    call = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    hostile = {"id": "x", "text": f"<script>alert(1)</script> {call}"}
+    write_jsonl(root / "in/a.jsonl.zst", jsonl_bytes([hostile, *records]))
+    write_parquet(root / "in/b.parquet", records)
+    # Mostly unreadable lines: a high reject rate, flagged at the top.
+    write_jsonl(root / "in/bad.jsonl", b'{"text": "ok"}\n' + b"not json\n" * 9)
+    write_jsonl(root / "in/broken.parquet", b"not parquet")
+    fastscan.filter_shards(root / "in", root / "out", stats={"min": {"words": 5}})
+    return root / "out"
+
+
+def test_report_html_has_every_section(run: Path) -> None:
+    page = _Page()
+    page.feed((run / "report.html").read_text(encoding="utf-8"))
+    report = json.loads((run / "report.json").read_text(encoding="utf-8"))
+    text = "".join(page.text)
+    for section in ("alerts", "summary", "funnel", "distributions", "groups", "formats",
+                    "patterns", "samples", "shards", "config"):  # fmt: skip
+        assert section in page.ids
+    # Flagged at the top: the failed shard and the one that rejected 90% of its lines.
+    assert "failed broken.parquet" in text
+    assert "90% rejected bad.jsonl" in text
+    assert page.classes.count("flag") == 2
+    # One histogram per scored stage, split kept / dropped, the threshold marked.
+    assert page.tags["svg"] == 1 == len(report["distributions"])  # patterns (stats: no score)
+    assert "threshold 2" in text
+    assert report["distributions"]["patterns"]["kept"][4:] != [0] * 57  # scores >= 2 kept
+    assert sum(report["distributions"]["patterns"]["dropped"][4:]) == 0
+    # Hits among kept and read; samples escaped; no script, no network.
+    assert report["totals"]["kept_group_hits"]["tool_call"] <= report["totals"]["group_hits"][
+        "tool_call"
+    ]
+    assert page.tags.get("script", 0) == 0
+    assert not [u for u in page.urls if "//" in u]
+    assert "<script>alert(1)</script>" in text  # shown as text, not run
+    assert report["samples"]["documents"] > 0
+    assert report["run"]["inputs"] == [str(run.parent / "in")]
+    assert report["fastscan_version"] in text
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def test_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("FASTSCAN_REQUIRE_BROWSER"):
+            pytest.fail("FASTSCAN_REQUIRE_BROWSER is set but no chromium is installed")
+        pytest.skip("no chromium (apt-get install chromium); CI installs it")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    url = (run / "report.html").as_uri()
+    dom = subprocess.run(
+        [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    page = _Page()
+    page.feed(dom)
+    assert "distributions" in page.ids
+    assert page.tags.get("script", 0) == 0
+    shot = run / "report.png"
+    subprocess.run(
+        [*flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 50_000  # a rendered page, not a blank one
+    print(f"screenshot: {shot}")
