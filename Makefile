@@ -59,8 +59,8 @@ eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=.
 quality: build ## default rule per kind on a source split, invariance, speed (CORPUS=... COMPARE=old.toml)
 	$(BIN)/python benches/selection_quality.py $(or $(CORPUS),../shared/data/labeled) $(if $(COMPARE),--compare $(COMPARE))
 
-wheel: $(STAMP) ## build an abi3 wheel into dist/ (fat LTO)
-	$(BIN)/maturin build --profile dist --out dist
+wheel: ## build an abi3 wheel into dist/ (fat LTO); an isolated build with only maturin installed
+	MATURIN_PEP517_ARGS="--profile dist" $(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
 
 lock: $(BIN)/python ## re-pin requirements/dev.lock from pyproject's extras
 	$(BIN)/python -m pip install --quiet --upgrade "maturin>=1.8,<2" pyarrow \

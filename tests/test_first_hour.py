@@ -53,6 +53,7 @@ BAD_CONFIGS = [
     ('[semantc]\ngold = "tool-use"\n', ["[semantc]", "did you mean 'semantic'"]),
     ('[semantic]\ngold = "tool-use"\naggregate = "median"\n', ["semantic.aggregate", "'median'"]),
     ('[semantic]\ngold = "no/such/gold.jsonl"\n', ["[semantic]", "no/such/gold.jsonl"]),
+    ('[semantic]\ngold = "tool-use"\nmodel = "no-such-model"\n', ["[semantic]", "no-such-model"]),
     ('[dsir]\nmodel = "missing.parquet"\n', ["dsir.model", "missing.parquet", "fit-ngrams"]),
     ('[output]\nformat = "csv"\n', ["output.format", "'csv'", "'jsonl'"]),
     ("[read]\nblock_mb = 0\n", ["read.block_mb", "0", "block_mb = 8"]),

@@ -72,9 +72,10 @@ def test_report_html_has_every_section(run: Path) -> None:
     assert report["distributions"]["patterns"]["kept"][4:] != [0] * 57  # scores >= 2 kept
     assert sum(report["distributions"]["patterns"]["dropped"][4:]) == 0
     # Hits among kept and read; samples escaped; no script, no network.
-    assert report["totals"]["kept_group_hits"]["tool_call"] <= report["totals"]["group_hits"][
-        "tool_call"
-    ]
+    assert (
+        report["totals"]["kept_group_hits"]["tool_call"]
+        <= report["totals"]["group_hits"]["tool_call"]
+    )
     assert page.tags.get("script", 0) == 0
     assert not [u for u in page.urls if "//" in u]
     assert "<script>alert(1)</script>" in text  # shown as text, not run

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fastscan import __version__
-from fastscan.cascade import Cascade, PatternStage, load_gold
+from fastscan.cascade import Cascade, load_gold
 from fastscan.corpus import Corpus, read_corpus
 from fastscan.discover import discover
 from fastscan.evaluate import Labeled, evaluate, table_text
@@ -155,10 +155,8 @@ def _labeled(args: argparse.Namespace) -> Labeled:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     cfg = FilterConfig.resolve(args.config)
-    stages = [
-        PatternStage(cfg.load_pack(), cfg.min_score, cfg.require, threads=args.threads),
-        *cfg.later_stages(),
-    ]
+    cfg.check()
+    stages = cfg.stages(threads=args.threads)
     data = _labeled(args)
     cascade = Cascade(stages)
     report = evaluate(cascade, data)

@@ -139,6 +139,18 @@ class SemanticStage(Stage):
             self._model = load_model(self.model_dir, self.device)  # shared and locked
         return self._model
 
+    def check(self) -> None:
+        """The extra is installed and the model directory holds a sentence-transformers model
+        (loading it waits for the first documents)."""
+        import importlib.util
+
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise ValueError(
+                "the semantic stage needs sentence-transformers: pip install 'fastscan[semantic]'"
+            )
+        if not (self.model_dir / "config.json").is_file():
+            raise ValueError(f"{self.model_dir} holds no model (no config.json)")
+
     def prepare(self) -> None:
         """Loads the model and embeds the gold set."""
         self.gold_matrix()

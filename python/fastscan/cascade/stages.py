@@ -74,6 +74,10 @@ class Stage:
     setup_message: str = ""
     """What `prepare` is doing, shown while it runs (empty: nothing worth showing)."""
 
+    def check(self) -> None:
+        """Raises `ValueError` when the stage could not run here (a missing extra, a broken
+        model directory), cheaply and before any document is read."""
+
     def prepare(self) -> None:
         """One-time set-up before the first `apply` (loading a model); timed apart."""
 

@@ -216,7 +216,11 @@ class FilterConfig:
                     f"keep.require: group {group!r} is not in the pack "
                     f"{self.load_pack().name!r}{suggest(group, groups)}"
                 )
-        self.later_stages()
+        for stage in self.later_stages():
+            try:
+                stage.check()
+            except ValueError as e:
+                raise ConfigError(f"[{stage.name}]: {e}") from e
 
     @property
     def cascades(self) -> bool:
