@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export FASTSCAN_HYPOTHESIS_PROFILE ?= ci
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test build rust-test py-test lint stubtest bench eval quality wheel lock clean
+.PHONY: help demo test build rust-test py-test lint stubtest bench eval quality report-png wheel lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=.
 
 quality: build ## default rule per kind on a source split, invariance, speed (CORPUS=... COMPARE=old.toml)
 	$(BIN)/python benches/selection_quality.py $(or $(CORPUS),../shared/data/labeled) $(if $(COMPARE),--compare $(COMPARE))
+
+report-png: ## screenshot demo-out/report.html in headless Chromium into demo-out/report.png
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3200 \
+	  --screenshot=$(abspath demo-out/report.png) file://$(abspath demo-out/report.html)
 
 wheel: ## build an abi3 wheel into dist/ (fat LTO); an isolated build with only maturin installed
 	MATURIN_PEP517_ARGS="--profile dist" $(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
