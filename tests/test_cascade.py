@@ -263,7 +263,7 @@ def test_models_load_offline_without_changing_the_environment(
 ) -> None:
     import os
 
-    from fastscan.cascade.semantic import _offline
+    from fastscan.cascade.encoders import offline as _offline
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")

@@ -14,6 +14,7 @@ from fastscan.cascade import (
     DsirStage,
     PatternStage,
     SemanticStage,
+    StaticStage,
     StatsStage,
 )
 from fastscan.filter import FilterConfig, filter_shards
@@ -35,6 +36,7 @@ __all__ = [
     "PatternStage",
     "Scanner",
     "SemanticStage",
+    "StaticStage",
     "StatsStage",
     "__version__",
     "builtin_packs",

@@ -8,7 +8,7 @@
 
 from fastscan.cascade.cascade import Cascade, CascadeResult, StageFunnel
 from fastscan.cascade.gold import GoldError, load_gold, render
-from fastscan.cascade.semantic import SemanticStage
+from fastscan.cascade.semantic import SemanticStage, StaticStage
 from fastscan.cascade.stages import (
     DsirStage,
     PatternStage,
@@ -29,6 +29,7 @@ __all__ = [
     "Stage",
     "StageFunnel",
     "StageResult",
+    "StaticStage",
     "StatsStage",
     "load_gold",
     "render",

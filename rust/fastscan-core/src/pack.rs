@@ -54,6 +54,8 @@ pub const RESERVED_NAMES: &[&str] = &[
     "drop_reason",
     "dropped_by",
     "similarity",
+    "static_similarity",
+    "ngram_tokens",
     "log_importance",
 ];
 
