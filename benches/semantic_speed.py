@@ -34,10 +34,10 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
         {"backend": "torch", "max_tokens": 256, "batch_size": 64},
     ),
     ("torch fp32, 128 tokens, batch 64", {"backend": "torch", "max_tokens": 128, "batch_size": 64}),
-    ("onnx fp32, 256 tokens, batch 16", {"backend": "onnx", "quantize": False, "max_tokens": 256}),
-    ("onnx int8, 256 tokens, batch 16", {"backend": "onnx", "max_tokens": 256}),
-    ("onnx int8, 128 tokens, batch 64", {"backend": "onnx", "batch_size": 64}),
-    ("onnx int8, 128 tokens, batch 16 (the default: SemanticStage(gold))", {}),
+    ("onnx fp32, 256 tokens", {"backend": "onnx", "quantize": False, "max_tokens": 256}),
+    ("onnx int8, 256 tokens", {"backend": "onnx", "max_tokens": 256}),
+    ("onnx fp32, 128 tokens", {"backend": "onnx", "quantize": False}),
+    ("onnx int8, 128 tokens (the default: SemanticStage(gold))", {}),
     ("static (model2vec distilled from MiniLM, 256 dims)", {"static": True}),
 ]
 

@@ -23,13 +23,15 @@ import importlib.util
 import io
 import os
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 BACKENDS = ("auto", "onnx", "torch")
 # Bumped when the export recipe changes, so old cache entries are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 5
 ONNX_OPSET = 17
 
 _LOCK = threading.Lock()
@@ -171,6 +173,7 @@ def _build(model_dir: Path, quantize: bool, path: Path) -> None:
     try:
         import onnx
         import torch
+        import transformers
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from onnxruntime.transformers.optimizer import optimize_model
         from transformers import AutoConfig, AutoModel
@@ -183,17 +186,26 @@ def _build(model_dir: Path, quantize: bool, path: Path) -> None:
     stem = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}")
     exported, fused, final = (stem.with_suffix(s) for s in (".export.onnx", ".fused.onnx", ".onnx"))
     try:
-        with offline():
-            config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
-            model = AutoModel.from_pretrained(
-                str(model_dir), local_files_only=True, attn_implementation="eager"
-            ).eval()
+        quiet = transformers.utils.logging.get_verbosity()
+        transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            with offline():
+                config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+                model = AutoModel.from_pretrained(
+                    str(model_dir), local_files_only=True, attn_implementation="eager"
+                ).eval()
+        finally:
+            transformers.utils.logging.set_verbosity(quiet)
         pooled = _MeanPooled(model)
         ids = torch.ones((2, 8), dtype=torch.long)
         names = ["input_ids", "attention_mask", "token_type_ids"]
         axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in names}
         axes["embedding"] = {0: "batch"}
-        with torch.no_grad():
+        # The TorchScript exporter (deprecated in favour of one that needs onnxscript) traces
+        # this fixed-graph BERT exactly; its warnings are about models with control flow.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 pooled,
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),
@@ -250,7 +262,14 @@ def _MeanPooled(model: Any) -> Any:  # noqa: N802 (a torch module factory)
 
 
 class OnnxEncoder:
-    """The model as ONNX on ONNX Runtime's CPU provider (int8 when `quantize`)."""
+    """The model as ONNX on ONNX Runtime's CPU provider (int8 when `quantize`).
+
+    Each text runs alone (a batch of one, no padding) on one thread, `threads` texts at a
+    time: dynamic int8 quantization scales activations per call, so a text batched with
+    others would be scored differently next to different batchmates (by up to 0.04 in
+    similarity, measured); alone, its embedding depends on it only. On 2 cores this is also
+    the fastest layout measured (133 texts/s, against 108 for one session on 2 threads).
+    """
 
     backend = "onnx"
     device = "cpu"
@@ -271,32 +290,36 @@ class OnnxEncoder:
         self.quantize = quantize
         self.file = onnx_file(model_dir, quantize, cache_dir)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or resolve_threads(None)[0]
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(
             str(self.file), options, providers=["CPUExecutionProvider"]
         )
+        self.threads = threads or resolve_threads(None)[0]
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="fastscan-onnx")
         limit = _max_positions(model_dir)
         self.max_tokens = min(max_tokens or limit, limit)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        self.tokenizer.enable_padding()
-        self.lock = threading.Lock()
+        self.tokenizer.no_padding()
+        self.dims = int(self.session.get_outputs()[0].shape[1])
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> Any:
+    def _one(self, text: str) -> Any:
         import numpy as np
 
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), self.session.get_outputs()[0].shape[1]), np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            with self.lock:  # the tokenizer's padding settings are shared
-                encoded = self.tokenizer.encode_batch([texts[i] for i in chunk])
-            ids = np.array([e.ids for e in encoded], np.int64)
-            mask = np.array([e.attention_mask for e in encoded], np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[chunk] = self.session.run(None, feeds)[0]
-        return out
+        # Tokenized here, on the worker: it overlaps the other worker's inference.
+        row = np.array([self.tokenizer.encode(text).ids], np.int64)
+        feeds = {"input_ids": row, "attention_mask": np.ones_like(row), "token_type_ids": 0 * row}
+        return self.session.run(None, feeds)[0][0]
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> Any:
+        """Embeddings of `texts` (`batch_size` only bounds the work per call)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dims), np.float32)
+        rows = list(self.pool.map(self._one, texts))
+        return np.stack(rows).astype(np.float32, copy=False)
 
 
 def _max_positions(model_dir: Path) -> int:

