@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from fastscan import _fastscan
+from fastscan._fastscan import PackError
 
 Syntax = Literal["toml", "json"]
 
@@ -94,8 +95,14 @@ class PatternPack:
     def from_file(cls, path: str | os.PathLike[str]) -> PatternPack:
         """A pack from a `.toml` or `.json` file."""
         path = os.fspath(path)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as e:
+            reason = f"pack file {path} is not UTF-8 text ({e.reason} at byte {e.start})"
+            error = PackError(reason)
+            error.group, error.pattern, error.reason = None, None, reason
+            raise error from None
         syntax: Syntax = "json" if path.endswith(".json") else "toml"
         return cls(text, syntax, origin=path)
 

@@ -66,17 +66,38 @@ def _shard(path: Path, relative: Path) -> Shard:
     return Shard(path=path, relative=relative.as_posix(), format=format_of(path), size=size)
 
 
-def plan(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Shard], list[str]]:
+def _normal(path: Path | str) -> Path:
+    """Absolute, with ``..`` and ``.`` resolved lexically (symlinks left as they are)."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def _is_output_dir(path: Path) -> bool:
+    """A directory a fastscan run wrote (its ``run.json`` beside the ``_done`` markers)."""
+    return (path / "run.json").is_file() and (path / "_done").is_dir()
+
+
+def plan(
+    inputs: Sequence[str | os.PathLike[str]], exclude: Sequence[str | os.PathLike[str]] = ()
+) -> tuple[list[Shard], list[str]]:
     """The shards to read, sorted by relative path, and the files a directory walk ignored.
 
     A file named directly (or matched by a glob) is always a shard, even with an unknown
     extension: it then fails on its own with a clear error. Inside a directory, only files with
     a known extension are shards; hidden files and ``_``-prefixed ones are skipped, and the
     others are listed as ignored. Relative paths are taken from the directory (or the glob's
-    fixed prefix) so outputs mirror the input layout.
+    fixed prefix) so outputs mirror the input layout; ``..`` segments are resolved first, so a
+    relative path never climbs out of the output directory.
+
+    Directories in `exclude` (the run's output directory) and any directory a fastscan run
+    wrote are never read as input; symbolic links to directories are not followed and are
+    listed as ignored.
     """
     shards: dict[str, Shard] = {}
     ignored: list[str] = []
+    excluded = {_normal(os.fspath(e)) for e in exclude}
+
+    def skipped_dir(path: Path) -> bool:
+        return _normal(path) in excluded or _is_output_dir(path)
 
     def add(shard: Shard) -> None:
         other = shards.get(shard.relative)
@@ -95,13 +116,24 @@ def plan(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Shard], list[st
             if not matches:
                 raise PlanError(f"no file matches {text!r}")
             root = Path(text.split("*")[0].split("?")[0].split("[")[0])
-            root = root if text.endswith(os.sep) or root.is_dir() else root.parent
+            root = _normal(root if text.endswith(os.sep) or root.is_dir() else root.parent)
             for match in matches:
                 m = Path(match)
-                if m.is_file():
-                    add(_shard(m, m.relative_to(root) if m.is_relative_to(root) else Path(m.name)))
+                if not m.is_file() or any(_normal(m).is_relative_to(e) for e in excluded):
+                    continue
+                full = _normal(m)
+                add(
+                    _shard(m, full.relative_to(root) if full.is_relative_to(root) else Path(m.name))
+                )
         elif path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
+                for name in list(dirnames):
+                    sub = Path(dirpath) / name
+                    if sub.is_symlink():
+                        ignored.append(f"{sub} (a symbolic link to a directory: not followed)")
+                        dirnames.remove(name)
+                    elif skipped_dir(sub):
+                        dirnames.remove(name)
                 dirnames.sort()
                 for name in sorted(filenames):
                     full = Path(dirpath) / name

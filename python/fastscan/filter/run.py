@@ -7,6 +7,7 @@ them as Ray tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -24,6 +25,7 @@ from fastscan import __version__, _fastscan
 from fastscan.cascade.cascade import StageFunnel
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.distributions import merge as merge_summaries
+from fastscan.filter.outdir import LockedError, RunLock, input_identity, remove_outputs
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
@@ -36,8 +38,8 @@ from fastscan.terminal import Interrupted
 # Seconds Ctrl-C waits for running shards to stop before the run gives up on them.
 STOP_WAIT = 1.0
 
-# What a run owns inside OUT: removed by --overwrite, nothing else is touched.
-OWNED = ("kept", "scores", "rejects", "_done", "_tmp", "run.json", "report.json", "report.html")
+# The run-level files --overwrite removes (with the files the markers list; nothing else).
+RUN_FILES = ("run.json", "report.json", "report.html")
 
 Inputs = Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
 ConfigSpec = FilterConfig | str | os.PathLike[str] | None
@@ -78,6 +80,13 @@ def filter_shards(
     if dry_run:
         return run.dry_run(overwrite)
     run.prepare(overwrite)
+    try:
+        return _run_local(run, threads, reporter)
+    finally:
+        run.release()
+
+
+def _run_local(run: Run, threads: int | None, reporter: Reporter | None) -> dict[str, Any]:
     # With at least as many pending shards as threads, shards run side by side, each on one
     # thread (its scanner inline, no reader thread): per-shard steps that do not split
     # (decompression, writing) then scale too. Otherwise the threads go inside each shard.
@@ -85,7 +94,11 @@ def filter_shards(
     workers = max(1, min(total, len(run.pending)))
     scanner = Scanner(run.config.load_pack(), max(1, total // workers))
     ctx = Context(
-        config=run.config, scanner=scanner, out=run.out, tokenizer=load_tokenizer(run.config)
+        config=run.config,
+        scanner=scanner,
+        out=run.out,
+        tokenizer=load_tokenizer(run.config),
+        run_id=run.run_lock.run_id,
     )
     reporter = reporter or Reporter(quiet=True)
     run.start(reporter, total)
@@ -141,6 +154,9 @@ class Run:
         inputs: Sequence[str] = (),
     ) -> None:
         self.inputs = [str(i) for i in inputs]
+        self.run_lock = RunLock(out)
+        self.changed: list[str] = []
+        self.vanished: list[dict[str, Any]] = []
         self.config = config
         self.out = out
         self.shards = shards
@@ -164,22 +180,40 @@ class Run:
             inputs = [inputs]
         cfg = FilterConfig.resolve(config, **settings)
         try:
-            shards, ignored = plan(list(inputs))
+            shards, ignored = plan(list(inputs), exclude=[output])
         except ValueError as e:
             raise UsageError(str(e)) from e
         cfg.check()  # before anything is written, under --dry-run too
         return cls(cfg, Path(output), shards, ignored, [os.fspath(i) for i in inputs])
 
     def prepare(self, overwrite: bool) -> None:
-        """Readies OUT (checking or writing run.json) and sorts shards into done / pending."""
-        _prepare(self.out, self.fingerprint, overwrite)
+        """Takes OUT's lock, readies OUT (checking or writing run.json), and sorts shards into
+        done / changed / pending; markers of inputs that are gone are listed as vanished."""
+        try:
+            self.run_lock.acquire()
+        except LockedError as e:
+            raise UsageError(str(e)) from None
+        try:
+            _prepare(self.out, self.fingerprint, overwrite)
+        except BaseException:
+            self.run_lock.release()
+            raise
+        shutil.rmtree(self.out / "_tmp", ignore_errors=True)  # dead runs' staging (we hold OUT)
         for shard in self.shards:
             done = _load_marker(self.out, shard)
+            if done is not None and not _same_input(done, shard):
+                self.changed.append(shard.relative)
+                done = None
             if done is not None:
                 done["resumed"] = True
                 self.entries[shard.relative] = done
             else:
                 self.pending.append(shard)
+        self.vanished = _vanished(self.out, {s.relative for s in self.shards})
+
+    def release(self) -> None:
+        """Gives OUT's lock back (the run finished, failed or was interrupted)."""
+        self.run_lock.release()
 
     def start(self, reporter: Reporter, threads: int) -> None:
         self.started = time.perf_counter()
@@ -194,7 +228,10 @@ class Run:
     def interrupted(self, reporter: Reporter) -> str:
         """Ctrl-C: staging removed (finished shards stay committed); how to resume."""
         reporter.finish()
-        shutil.rmtree(self.out / "_tmp", ignore_errors=True)
+        shutil.rmtree(self.out / "_tmp" / self.run_lock.run_id, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.out / "_tmp").rmdir()  # when no other run's staging is there
+        self.release()
         finished = sum(e["status"] == "ok" for e in self.entries.values())
         return (
             f"{finished} of {len(self.shards)} shards are finished in {self.out}; "
@@ -212,8 +249,14 @@ class Run:
         elapsed = time.perf_counter() - self.started
         shutil.rmtree(self.out / "_tmp", ignore_errors=True)
         entries = [self.entries[s.relative] for s in self.shards]
+        for entry in entries:
+            if entry["relative"] in self.changed:
+                entry["input_changed"] = True
         report = _report(entries, self.ignored, self.config, threads, elapsed)
         report["executor"] = executor
+        report["totals"]["changed_inputs"] = len(self.changed)
+        report["changed_inputs"] = self.changed
+        report["vanished_inputs"] = self.vanished
         report["run"] = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "inputs": self.inputs,
@@ -252,15 +295,37 @@ def _thresholds(cfg: FilterConfig) -> dict[str, float]:
     return marks
 
 
+def _same_input(entry: dict[str, Any], shard: Shard) -> bool:
+    """Whether a marker's input is still the file it was made from."""
+    recorded = entry.get("input")
+    if recorded is None:  # a marker from before identities were kept: size only
+        return bool(entry.get("input_bytes") == shard.size)
+    try:
+        return bool(input_identity(shard.path) == recorded)
+    except OSError:
+        return False
+
+
+def _vanished(out: Path, planned: set[str]) -> list[dict[str, Any]]:
+    """Markers of shards no input names any more (their outputs stay until --overwrite)."""
+    done = out / "_done"
+    found = []
+    for marker in sorted(done.rglob("*.json")) if done.is_dir() else []:
+        relative = marker.relative_to(done).as_posix().removesuffix(".json")
+        if relative in planned:
+            continue
+        try:
+            outputs = json.loads(marker.read_text(encoding="utf-8")).get("outputs")
+        except (OSError, ValueError):
+            outputs = None
+        found.append({"relative": relative, "outputs": outputs})
+    return found
+
+
 def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
     run_file = out / "run.json"
     if overwrite:
-        for name in OWNED:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+        remove_outputs(out, RUN_FILES)
     elif run_file.exists():
         previous = json.loads(run_file.read_text(encoding="utf-8"))
         if previous.get("config") != fingerprint:

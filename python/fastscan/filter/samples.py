@@ -60,7 +60,7 @@ def _parquet_head(
 ) -> dict[int, str]:
     from fastscan.filter.shard import batch_texts
 
-    source = pq.ParquetFile(path)
+    source = pq.ParquetFile(path, pre_buffer=False)
     for batch in source.iter_batches(batch_size=HEAD_ROWS):
         texts, _ = batch_texts(batch, cfg, tokenizer)
         return {

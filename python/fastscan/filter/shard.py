@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import shutil
 import time
@@ -27,10 +28,12 @@ from fastscan.filter.config import FilterConfig
 from fastscan.filter.distributions import summarize
 from fastscan.filter.guard import FirstRecords, no_text_message
 from fastscan.filter.later import SURVIVORS, PatternFunnel, run_later_stages
+from fastscan.filter.outdir import input_identity, inside
 from fastscan.filter.plan import Shard
 from fastscan.filter.progress import Silent
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner
+from fastscan.terminal import Interrupted
 
 # Rows per Parquet batch: large enough to amortise the call, small enough to bound memory.
 PARQUET_BATCH_ROWS = 8192
@@ -49,14 +52,17 @@ class Context:
     scanner: Scanner
     out: Path
     tokenizer: _fastscan.Tokenizer | None
+    run_id: str = "run"
 
     @property
     def min_hits(self) -> dict[str, int]:
         return {g.name: g.min_hits for g in self.scanner.pack.groups}
 
 
-def staging_dir(out: Path, shard: Shard) -> Path:
-    return out / "_tmp" / shard.relative
+def staging_dir(out: Path, shard: Shard, run_id: str) -> Path:
+    """Where a shard's outputs are written before they are committed: one directory per run,
+    so two runs (or a run and a killed one's leftovers) never share a file."""
+    return out / "_tmp" / run_id / shard.relative
 
 
 def marker_path(out: Path, shard: Shard) -> Path:
@@ -109,7 +115,9 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
 
     Raises `ShardError` (or `OSError`) when the shard fails; its staging is then removed.
     """
-    stage = staging_dir(ctx.out, shard)
+    stage = staging_dir(ctx.out, shard, ctx.run_id)
+    _check_targets(shard, ctx, stage)
+    identity = input_identity(shard.path)  # before reading: a change during the run shows
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "kept").mkdir(parents=True)
@@ -132,6 +140,7 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
         tally.check()
         seconds = time.perf_counter() - started
         entry = shard_entry(shard, tally, seconds)
+        entry["input"] = identity
         entry["funnel"] = [line.to_dict() for line in funnel]
         entry["summary"] = summarize(str(stage / "scores.parquet"), ctx.min_hits)
         entry["outputs"] = _commit(shard, ctx, stage, kept_files)
@@ -141,17 +150,50 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+# The longest file name most file systems take, in bytes.
+NAME_MAX = 255
+
+
+def _check_targets(shard: Shard, ctx: Context, stage: Path) -> None:
+    """Every path the shard will write stays inside OUT and has names the file system takes;
+    checked before anything is written."""
+    _, kept_rel = kept_name(shard, ctx.config)
+    targets = [
+        stage / "kept" / "part",
+        ctx.out / "kept" / kept_rel,
+        ctx.out / "scores" / f"{shard.relative}.parquet",
+        ctx.out / "rejects" / rejects_name(shard)[1],
+        marker_path(ctx.out, shard),
+    ]
+    for target in targets:
+        if not inside(ctx.out, target):
+            raise ShardError(f"output path {target} would lie outside {ctx.out}")
+        for part in target.relative_to(ctx.out).parts:
+            if len(os.fsencode(part)) > NAME_MAX - 16:  # room for staging suffixes
+                raise ShardError(
+                    f"output file name {part[:60]!r}... is {len(os.fsencode(part))} bytes; "
+                    f"the limit is {NAME_MAX - 16} (rename the input)"
+                )
+
+
 def attempt_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     """`run_shard`, with a failure turned into the shard's entry (status ``failed``).
 
     Failures are bad input (`ShardError`, `ValueError`), I/O (`OSError`) and a later stage's
-    runtime trouble (`RuntimeError`: torch's out-of-memory, a broken model file).
+    runtime trouble (`RuntimeError`: torch's out-of-memory, a broken model file); anything
+    else a shard raises fails that shard too, named by its type, so one bad file never ends
+    the run. Only an interrupt (`Interrupted`) stops it.
     """
     began = time.perf_counter()
     try:
         return run_shard(shard, ctx, watch)
     except (ShardError, OSError, ValueError, RuntimeError) as e:
         return failed_entry(shard, str(e), time.perf_counter() - began)
+    except Interrupted:
+        raise
+    except Exception as e:
+        message = f"{type(e).__name__}: {e}"
+        return failed_entry(shard, message, time.perf_counter() - began)
 
 
 def failed_entry(shard: Shard, error: str, seconds: float) -> dict[str, Any]:
@@ -311,7 +353,10 @@ def batch_texts(
             f"column {cfg.tokens_field!r} holds token ids: give a tokenizer "
             "(--tokenizer / tokenizer=tokenizer.json)"
         )
-    return tokenizer.decode_arrow(tokens)
+    try:
+        return tokenizer.decode_arrow(tokens)
+    except TypeError as e:  # not a list of integers: list<double>, nested lists, ...
+        raise ShardError(f"token column {cfg.tokens_field!r} ({tokens.type}): {e}") from e
 
 
 def _run_parquet(
@@ -325,10 +370,15 @@ def _run_parquet(
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
     try:
-        source = pq.ParquetFile(shard.path)
+        # No pre-buffering: pyarrow would otherwise hold whole column chunks (~700 MB of a
+        # 2 GB shard); batches are read a row group's pages at a time.
+        source = pq.ParquetFile(shard.path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as e:
         raise ShardError(f"not a readable Parquet file: {e}") from e
     names = source.schema_arrow.names
+    for name in {cfg.text_field.split(".")[0], cfg.tokens_field}:
+        if names.count(name) > 1:
+            raise ShardError(f"the file has {names.count(name)} columns named {name!r}")
     top = cfg.text_field.split(".")[0]
     use_tokens = top not in names and cfg.tokens_field in names
     if not use_tokens and top not in names:
@@ -423,7 +473,7 @@ class KeptRows:
             self.parquet.write_batch(batch.filter(mask))
         elif self.jsonl is not None:
             for record in batch.filter(mask).to_pylist():
-                self.jsonl.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+                self.jsonl.write(json_line(record))
                 self.jsonl.write("\n")
         elif self.lmflow is not None:
             self.lmflow.write_arrow(texts.filter(mask))
@@ -464,6 +514,23 @@ class _ArrowText:
         self.stream.close()
 
 
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as None: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_line(record: Any) -> str:
+    """A Parquet row as a JSON line: bytes as base64, NaN and infinities as null, other
+    non-JSON values as their text; always valid JSON."""
+    return json.dumps(_finite(record), ensure_ascii=False, default=_json_default, allow_nan=False)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
@@ -495,7 +562,7 @@ class _ParquetRejects:
             )
             record = batch.slice(i, 1).to_pylist()[0]
             line = {"row": first_row + i, "reason": reason, "detail": detail, "record": record}
-            self.file.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
+            self.file.write(json_line(line) + "\n")
 
     def close(self) -> None:
         if self.file is not None:

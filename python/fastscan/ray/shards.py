@@ -80,6 +80,7 @@ def filter_shards(
     run.prepare(overwrite)
     reporter = reporter or Reporter(quiet=True)
     started_here = connect(address)
+    run_id = run.run_lock.run_id
     try:
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         slots = max(1, min(cluster_cpus // cpus_per_task, len(run.pending)))
@@ -92,7 +93,7 @@ def filter_shards(
         while queue or in_flight:
             while queue and len(in_flight) < slots * IN_FLIGHT_PER_SLOT:
                 shard = queue.pop()
-                in_flight[task.remote(shard, config_ref, out)] = shard
+                in_flight[task.remote(shard, config_ref, out, run_id)] = shard
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in ready:
                 shard = in_flight.pop(ref)
@@ -111,6 +112,7 @@ def filter_shards(
         }
         return run.finish(reporter, threads=slots * cpus_per_task, executor=executor)
     finally:
+        run.release()
         if started_here:
             ray.shutdown()
 
@@ -122,7 +124,11 @@ def _absolute_paths(cfg: FilterConfig) -> FilterConfig:
         changes["tokenizer"] = str(Path(cfg.tokenizer).resolve())
     if Path(cfg.pack).suffix in (".toml", ".json") and Path(cfg.pack).exists():
         changes["pack"] = str(Path(cfg.pack).resolve())
-    for section, keys in (("dsir", ("model",)), ("semantic", ("gold", "model"))):
+    for section, keys in (
+        ("dsir", ("model",)),
+        ("static", ("gold", "model")),
+        ("semantic", ("gold", "model")),
+    ):
         table = getattr(cfg, section)
         if table is None:
             continue
@@ -135,13 +141,15 @@ def _absolute_paths(cfg: FilterConfig) -> FilterConfig:
     return cfg.with_overrides(**changes)
 
 
-def _filter_shard(shard: Shard, cfg: FilterConfig, out: str) -> dict[str, Any]:
+def _filter_shard(shard: Shard, cfg: FilterConfig, out: str, run_id: str) -> dict[str, Any]:
     """The Ray task: one shard through the local pipeline, threads = the CPUs Ray assigned."""
     ray = import_ray()
 
     assigned = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     scanner = Scanner(cfg.load_pack(), max(1, int(assigned)))
-    ctx = Context(config=cfg, scanner=scanner, out=Path(out), tokenizer=load_tokenizer(cfg))
+    ctx = Context(
+        config=cfg, scanner=scanner, out=Path(out), tokenizer=load_tokenizer(cfg), run_id=run_id
+    )
     entry = attempt_shard(shard, ctx, Silent())
     entry["worker"] = {
         "node": ray.util.get_node_ip_address(),

@@ -39,6 +39,13 @@ pub const REGEX_SET_SIZE_LIMIT: usize = 1 << 25;
 pub const MAX_FORMATS: usize = 64;
 /// The most patterns a pack may hold.
 pub const MAX_PATTERNS: usize = 1 << 20;
+/// The longest literal, in bytes: longer strings are documents, not patterns (and the
+/// automaton's size grows with every literal byte).
+pub const MAX_LITERAL_BYTES: usize = 256;
+/// The most literal bytes a pack may hold together (bounds the automata's states).
+pub const MAX_TOTAL_LITERAL_BYTES: usize = 1 << 16;
+/// The largest weight: scores stay finite whatever the counts.
+pub const MAX_WEIGHT: f64 = 1e6;
 /// Names that would collide with the columns of a scan result or of a run's scores files.
 pub const RESERVED_NAMES: &[&str] = &[
     "score",
@@ -284,6 +291,7 @@ impl Pack {
             },
             group_names: HashSet::new(),
             format_names: HashSet::new(),
+            literal_bytes: 0,
         };
         for (index, item) in groups.into_iter().enumerate() {
             builder.add_group(index, item)?;
@@ -321,6 +329,7 @@ struct Builder {
     pack: Pack,
     group_names: HashSet<String>,
     format_names: HashSet<String>,
+    literal_bytes: usize,
 }
 
 impl Builder {
@@ -334,11 +343,11 @@ impl Builder {
         if !self.group_names.insert(spec.name.clone()) {
             return Err(CoreError::pack(Some(name), None, "duplicate group name"));
         }
-        if !spec.weight.is_finite() {
+        if !spec.weight.is_finite() || spec.weight.abs() > MAX_WEIGHT {
             return Err(CoreError::pack(
                 Some(name),
                 None,
-                "weight must be a finite number",
+                format!("weight must be a finite number of at most {MAX_WEIGHT:e} in size"),
             ));
         }
         if spec.min_hits == 0 {
@@ -441,6 +450,24 @@ impl Builder {
         for literal in literals {
             if literal.is_empty() {
                 return Err(CoreError::pack(Some(label), Some(literal), "empty literal"));
+            }
+            if literal.len() > MAX_LITERAL_BYTES {
+                return Err(CoreError::pack(
+                    Some(label),
+                    Some(&literal.chars().take(40).collect::<String>()),
+                    format!(
+                        "literal of {} bytes; the limit is {MAX_LITERAL_BYTES}",
+                        literal.len()
+                    ),
+                ));
+            }
+            self.literal_bytes += literal.len();
+            if self.literal_bytes > MAX_TOTAL_LITERAL_BYTES {
+                return Err(CoreError::pack(
+                    Some(label),
+                    None,
+                    format!("the pack's literals exceed {MAX_TOTAL_LITERAL_BYTES} bytes in all"),
+                ));
             }
             let pattern = Pattern {
                 group,

@@ -125,7 +125,13 @@ impl JsonlShard {
         let source = if scanner.threads().0 == 1 {
             Source::Inline(blocks)
         } else {
-            Source::Thread(spawn_reader(blocks))
+            Source::Thread(spawn_reader(blocks).map_err(|e| {
+                CoreError::io(
+                    "cannot start a reader thread (a limit on threads or processes, e.g. a \
+                     pids cgroup?)",
+                    e,
+                )
+            })?)
         };
         let kept = match kept {
             KeptOutput::Lines { path, compression } => KeptSink::Lines(
@@ -277,9 +283,10 @@ impl JsonlShard {
 
 /// Reads blocks on a thread of their own, at most two ahead (bounded memory). The thread
 /// ends after sending the end of the stream or an error, or when the shard is dropped.
+/// Starts the reader thread; fails (rather than panics) when the system refuses a thread.
 fn spawn_reader(
     mut blocks: LineBlocks<Box<dyn std::io::Read + Send>>,
-) -> Receiver<std::io::Result<Option<Block>>> {
+) -> std::io::Result<Receiver<std::io::Result<Option<Block>>>> {
     let (tx, rx) = sync_channel(2);
     std::thread::Builder::new()
         .name("fastscan-reader".into())
@@ -289,7 +296,6 @@ fn spawn_reader(
             if tx.send(next).is_err() || last {
                 break;
             }
-        })
-        .expect("spawning a thread");
-    rx
+        })?;
+    Ok(rx)
 }
