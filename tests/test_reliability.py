@@ -198,3 +198,38 @@ def test_bad_packs_are_pack_errors(tmp_path: Path) -> None:
     many = {"group": [{"name": "g", "literals": [f"{i:0250d}" for i in range(300)]}]}
     with pytest.raises(fastscan.PackError, match="exceed 65536 bytes"):
         fastscan.PatternPack.from_dict(many)
+
+
+def test_a_byte_order_mark_and_deep_nesting(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + jsonl_bytes(sample_records())
+    write_jsonl(tmp_path / "in" / "bom.jsonl", data)
+    report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out")
+    assert report["totals"]["rejected"]["docs"] == 0  # the first record is read, not rejected
+    kept = (tmp_path / "out" / "kept" / "bom.jsonl").read_bytes()
+    assert kept.startswith(b"\xef\xbb\xbf")  # kept lines stay byte-identical to the input
+    deep = tmp_path / "deep.jsonl"
+    deep.write_bytes(b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n" + data[3:])
+    done = subprocess.run(
+        [str(BIN / "fastscan"), "scan", str(deep), "--json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nested too deeply" in done.stderr
+    assert len(done.stdout.splitlines()) == 16
+
+
+def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    name = os.fsdecode(b"caf\xe9.jsonl")  # Latin-1 bytes: not UTF-8
+    (root / name).write_bytes(jsonl_bytes(sample_records()))
+    write_jsonl(root / "ok.jsonl", jsonl_bytes(sample_records()))
+    done = subprocess.run(
+        [str(BIN / "fastscan-filter"), str(root), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in report["shards"]] == ["ok", "ok"]
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert (tmp_path / "out" / "kept" / name).is_file()

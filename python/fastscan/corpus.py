@@ -120,16 +120,19 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.removeprefix("\ufeff") if lineno == 1 else line)
             except json.JSONDecodeError as e:
                 yield lineno, f"invalid JSON: {e.msg}"
+                continue
+            except RecursionError:
+                yield lineno, "invalid JSON: nested too deeply"
                 continue
             yield lineno, record if isinstance(record, dict) else "not a JSON object"
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=8192):
         for record in batch.to_pylist():
             row += 1
             yield row, record

@@ -17,6 +17,10 @@ class Interrupted(Exception):  # noqa: N818 (what the user did, not an error of 
 def run_command(prog: str, main: Callable[[], int]) -> int:
     """Runs a command's `main`: a closed stdout (``... | head``) ends it quietly, Ctrl-C
     ends it with exit 130 and one line instead of a traceback."""
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print escaped
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         code = main()
         sys.stdout.flush()

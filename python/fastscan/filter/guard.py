@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from fastscan.filter.plan import open_decompressed
 from fastscan.filter.schema import close_match
 
 FIRST_RECORDS = 1000
@@ -70,7 +71,7 @@ def keys_seen(path: Path, field: str, lines: int = 20) -> list[str]:
     parts = field.split(".")
     seen: dict[str, None] = {}
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
+        with open_decompressed(path) as stream:
             head = stream.read(1 << 20)
     except (OSError, pa.ArrowInvalid):
         return []

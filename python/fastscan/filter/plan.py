@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 # Longest suffix first: what a file name must end with to be read, and as what.
 FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -52,6 +54,16 @@ def format_of(path: Path) -> str | None:
         if name.endswith(suffix):
             return fmt
     return None
+
+
+def open_decompressed(path: Path) -> pa.NativeFile:
+    """A JSONL input's decompressed bytes (compression by suffix). Opened by Python, so a
+    file name that is not UTF-8 works too (pyarrow's own paths must be UTF-8)."""
+    name = path.name
+    compression = (
+        "gzip" if name.endswith(".gz") else "zstd" if name.endswith((".zst", ".zstd")) else None
+    )
+    return pa.input_stream(pa.PythonFile(open(path, "rb"), mode="r"), compression=compression)
 
 
 def _hidden(relative: Path) -> bool:

@@ -345,5 +345,6 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write_html(path: Path, report: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
+    # File names that are not UTF-8 (kept by Python as surrogates) are shown escaped.
+    tmp.write_text(render_html(report), encoding="utf-8", errors="backslashreplace")
     tmp.replace(path)

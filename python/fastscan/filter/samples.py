@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.plan import open_decompressed
 from fastscan.scanner import Scanner
 
 SHARDS = 4
@@ -37,7 +38,7 @@ def _field(record: Any, path: str) -> str | None:
 
 
 def _jsonl_head(path: Path, scores: pa.Table, field: str) -> dict[int, str]:
-    with pa.input_stream(str(path), compression="detect") as stream:
+    with open_decompressed(path) as stream:
         head = stream.read(HEAD_BYTES)
     texts: dict[int, str] = {}
     rows = scores.column("row").to_pylist()
@@ -60,14 +61,15 @@ def _parquet_head(
 ) -> dict[int, str]:
     from fastscan.filter.shard import batch_texts
 
-    source = pq.ParquetFile(path, pre_buffer=False)
-    for batch in source.iter_batches(batch_size=HEAD_ROWS):
-        texts, _ = batch_texts(batch, cfg, tokenizer)
-        return {
-            i: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-            for i, v in enumerate(texts.to_pylist())
-            if v is not None
-        }
+    with open(path, "rb") as handle:
+        source = pq.ParquetFile(handle, pre_buffer=False)
+        for batch in source.iter_batches(batch_size=HEAD_ROWS):
+            texts, _ = batch_texts(batch, cfg, tokenizer)
+            return {
+                i: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+                for i, v in enumerate(texts.to_pylist())
+                if v is not None
+            }
     return {}
 
 

@@ -9,6 +9,7 @@ shard's report entry) is written last. A killed run therefore leaves either a fi
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import os
@@ -61,8 +62,10 @@ class Context:
 
 def staging_dir(out: Path, shard: Shard, run_id: str) -> Path:
     """Where a shard's outputs are written before they are committed: one directory per run,
-    so two runs (or a run and a killed one's leftovers) never share a file."""
-    return out / "_tmp" / run_id / shard.relative
+    so two runs (or a run and a killed one's leftovers) never share a file, named by a hash
+    of the shard's relative path (short and ASCII whatever the input's name)."""
+    key = hashlib.sha256(os.fsencode(shard.relative)).hexdigest()[:20]
+    return out / "_tmp" / run_id / key
 
 
 def marker_path(out: Path, shard: Shard) -> Path:
@@ -367,12 +370,26 @@ def _run_parquet(
     patterns: PatternFunnel,
     watch: Silent,
 ) -> list[Path]:
+    # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
+    with open(shard.path, "rb") as handle:
+        return _scan_parquet(handle, shard, ctx, stage, tally, patterns, watch)
+
+
+def _scan_parquet(
+    handle: Any,
+    shard: Shard,
+    ctx: Context,
+    stage: Path,
+    tally: Tally,
+    patterns: PatternFunnel,
+    watch: Silent,
+) -> list[Path]:
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
     try:
         # No pre-buffering: pyarrow would otherwise hold whole column chunks (~700 MB of a
         # 2 GB shard); batches are read a row group's pages at a time.
-        source = pq.ParquetFile(shard.path, pre_buffer=False)
+        source = pq.ParquetFile(handle, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as e:
         raise ShardError(f"not a readable Parquet file: {e}") from e
     names = source.schema_arrow.names

@@ -59,6 +59,8 @@ pub fn extract_text<'a>(line: &'a [u8], path: &FieldPath) -> Result<Cow<'a, str>
         reason: RejectReason::InvalidUtf8,
         detail: e.to_string(),
     })?;
+    // A byte order mark (what some tools put at the start of a UTF-8 file) is not JSON.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let mut de = serde_json::Deserializer::from_str(line);
     let found = Walk {
         path: path.segments(),
@@ -202,6 +204,13 @@ impl Visitor<'_> for KeyIs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_reject() {
+        let path = FieldPath::parse("text").unwrap();
+        let line = "\u{feff}{\"text\": \"hi\"}".as_bytes();
+        assert_eq!(extract_text(line, &path).unwrap(), "hi");
+    }
 
     fn get(line: &str, path: &str) -> Result<String, RejectReason> {
         extract_text(line.as_bytes(), &FieldPath::parse(path).unwrap())
