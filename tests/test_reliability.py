@@ -233,3 +233,33 @@ def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     assert [e["status"] for e in report["shards"]] == ["ok", "ok"]
     assert (tmp_path / "out" / "report.html").is_file()
     assert (tmp_path / "out" / "kept" / name).is_file()
+
+
+def test_hostile_regexes_are_refused_or_scan_at_a_bounded_cost() -> None:
+    def pack(regex: str) -> fastscan.PatternPack:
+        return fastscan.PatternPack.from_dict({"group": [{"name": "g", "regexes": [regex]}]})
+
+    for hostile in ("a{10000}b", "(?:a{100}){100}b", "a{2000}b"):
+        with pytest.raises(fastscan.PackError, match="compiled size limit"):
+            pack(hostile)
+    # The largest accepted member of the family, on its worst input (long runs of 'a' then
+    # 'b'), against the built-in pack on ordinary text: a ratio measured in one run.
+    import time
+
+    worst = fastscan.Scanner(pack("a{1700}b"), threads=1)
+    builtin = fastscan.Scanner("tool-use", threads=1)
+    hostile_texts = ["a" * 30_000 + "b"] * 20
+    normal_texts = ["Call api.get(user_id=1): GET /v1/users returns JSON. " * 60] * 200
+
+    def rate(scanner: fastscan.Scanner, texts: list[str]) -> float:
+        scanner.scan(texts[:2])
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            scanner.scan(texts)
+            best = min(best, time.perf_counter() - started)
+        return sum(map(len, texts)) / best
+
+    ratio = rate(worst, hostile_texts) / rate(builtin, normal_texts)
+    print(f"slowest accepted hostile regex: {ratio:.2f}x the built-in pack's speed")
+    assert ratio >= 1 / 20
