@@ -18,7 +18,14 @@ import pytest
 import fastscan
 from fastscan.filter.outdir import LOCK
 from fastscan.filter.run import UsageError
-from shards import jsonl_bytes, many_records, sample_records, tree_bytes, write_jsonl
+from shards import (
+    jsonl_bytes,
+    many_records,
+    read_decompressed,
+    sample_records,
+    tree_bytes,
+    write_jsonl,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -263,3 +270,23 @@ def test_hostile_regexes_are_refused_or_scan_at_a_bounded_cost() -> None:
     ratio = rate(worst, hostile_texts) / rate(builtin, normal_texts)
     print(f"slowest accepted hostile regex: {ratio:.2f}x the built-in pack's speed")
     assert ratio >= 1 / 20
+
+
+def test_token_lists_with_nulls_or_huge_ids_are_rejects_with_the_true_id(tmp_path: Path) -> None:
+    tok = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2}, "merges": []}}
+    tokenizer = fastscan._fastscan.Tokenizer(json.dumps(tok))
+    ids = pa.array([[0, 1], [0, None, 1], [0, 2**64 - 1], [2]], pa.list_(pa.uint64()))
+    texts, bad = tokenizer.decode_arrow(ids)
+    assert texts.to_pylist() == ["ab", None, None, "c"]
+    assert bad == [(1, None), (2, 2**64 - 1)]  # a null is no id 0; the id is not 2**63 - 1
+    pq.write_table(pa.table({"tokens": ids}), tmp_path / "t.parquet")
+    (tmp_path / "tok.json").write_text(json.dumps(tok), encoding="utf-8")
+    report = fastscan.filter_shards(
+        tmp_path / "t.parquet", tmp_path / "out", tokenizer=str(tmp_path / "tok.json")
+    )
+    assert report["totals"]["rejected"]["docs"] == 2
+    lines = read_decompressed(tmp_path / "out" / "rejects" / "t.parquet.jsonl.zst").splitlines()
+    assert [json.loads(x)["detail"] for x in lines] == [
+        "a token id in the list is null",
+        f"token id {2**64 - 1} is not in the vocabulary",
+    ]

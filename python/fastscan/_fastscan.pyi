@@ -111,8 +111,8 @@ class Tokenizer:
     def __new__(cls, json: str) -> Self: ...
     @property
     def vocab_size(self) -> int: ...
-    def decode_arrow(self, array: Any) -> tuple[pa.Array, list[tuple[int, int]]]:
-        """Decodes a list<int> array: (texts, [(row, bad id)])."""
+    def decode_arrow(self, array: Any) -> tuple[pa.Array, list[tuple[int, int | None]]]:
+        """Decodes a list<int> array: (texts, [(row, bad id, None for a null id)])."""
 
 @final
 class NgramCounter:

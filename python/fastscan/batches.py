@@ -118,7 +118,7 @@ class BatchScorer:
             return out.filter(pc.not_equal(decision, "rejected"))
         return out
 
-    def _judge(self, texts: pa.Array, bad: list[tuple[int, int]]) -> pa.RecordBatch:
+    def _judge(self, texts: pa.Array, bad: list[tuple[int, int | None]]) -> pa.RecordBatch:
         return self.scanner._inner.judge_arrow(
             texts,
             min_score=self.config.min_score,

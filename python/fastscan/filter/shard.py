@@ -339,9 +339,9 @@ def column_at(batch: pa.RecordBatch, name: str) -> pa.Array | None:
 
 def batch_texts(
     batch: pa.RecordBatch, cfg: FilterConfig, tokenizer: _fastscan.Tokenizer | None
-) -> tuple[pa.Array, list[tuple[int, int]]]:
+) -> tuple[pa.Array, list[tuple[int, int | None]]]:
     """The texts of a batch: its text column (dots reach into structs), else its token-id
-    column decoded; with the rows holding an unknown id (row, id)."""
+    column decoded; with the rows holding an unknown id (row, id; None for a null id)."""
     texts = column_at(batch, cfg.text_field)
     if texts is not None:
         return texts, []
@@ -415,7 +415,7 @@ def _scan_parquet(
         kept_out = KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
     rejects = _ParquetRejects(stage / STAGED_REJECTS)
     per_row = shard.size / max(source.metadata.num_rows, 1)
-    unknown: list[int] = []
+    unknown: list[int | None] = []
 
     def explain(kind: str, n: int) -> str:
         if kind == "tokens":
@@ -562,7 +562,11 @@ class _ParquetRejects:
         self.file: Any = None
 
     def write(
-        self, batch: pa.RecordBatch, judged: pa.RecordBatch, bad: dict[int, int], first_row: int
+        self,
+        batch: pa.RecordBatch,
+        judged: pa.RecordBatch,
+        bad: dict[int, int | None],
+        first_row: int,
     ) -> None:
         reasons = judged.column("reject_reason")
         if reasons.null_count == len(reasons):
@@ -572,11 +576,12 @@ class _ParquetRejects:
         for i, reason in enumerate(reasons.to_pylist()):
             if reason is None:
                 continue
-            detail = (
-                f"token id {bad[i]} is not in the vocabulary"
-                if i in bad
-                else "the text cell is null"
-            )
+            if i not in bad:
+                detail = "the text cell is null"
+            elif bad[i] is None:
+                detail = "a token id in the list is null"
+            else:
+                detail = f"token id {bad[i]} is not in the vocabulary"
             record = batch.slice(i, 1).to_pylist()[0]
             line = {"row": first_row + i, "reason": reason, "detail": detail, "record": record}
             self.file.write(json_line(line) + "\n")

@@ -23,8 +23,8 @@ pub struct PyTokenizer {
 }
 
 /// Decoded texts (null where the input is null or holds an unknown id) and the rows with an
-/// unknown id, each with the first such id.
-type Decoded = (StringArray, Vec<(usize, i64)>);
+/// unknown id, each with the first such id (`None`: a null inside the list).
+type Decoded = (StringArray, Vec<(usize, Option<i128>)>);
 
 fn decode_list<O: OffsetSizeTrait, T: ArrowPrimitiveType>(
     decoder: &BpeDecoder,
@@ -34,7 +34,8 @@ where
     T::Native: Into<i128>,
 {
     let list = array.as_list::<O>();
-    let values = list.values().as_primitive::<T>().values();
+    let column = list.values().as_primitive::<T>();
+    let values = column.values();
     let offsets = list.value_offsets();
     let mut bad = Vec::new();
     let mut bytes = Vec::new();
@@ -44,9 +45,21 @@ where
             texts.append_null();
             continue;
         }
-        let ids = &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+        // A null inside the list is no id at all (its slot holds a meaningless value).
+        if column.null_count() > 0 && (start..end).any(|j| column.is_null(j)) {
+            bad.push((i, None));
+            texts.append_null();
+            continue;
+        }
+        let ids = &values[start..end];
+        // Ids beyond i64 (a u64 column) are unknown: reported as they are.
+        if let Some(&big) = ids.iter().find(|&&v| i64::try_from(v.into()).is_err()) {
+            bad.push((i, Some(big.into())));
+            texts.append_null();
+            continue;
+        }
         bytes.clear();
-        // Ids beyond i64 (a u64 column) are unknown ids all the same.
         let ids = ids
             .iter()
             .map(|&v| i64::try_from(v.into()).unwrap_or(i64::MAX));
@@ -54,7 +67,7 @@ where
             // Borrowed (no copy) unless a cut character needs U+FFFD.
             Ok(()) => texts.append_value(String::from_utf8_lossy(&bytes)),
             Err(id) => {
-                bad.push((i, id));
+                bad.push((i, Some(i128::from(id))));
                 texts.append_null();
             }
         }
@@ -79,7 +92,7 @@ fn decode_any<O: OffsetSizeTrait>(
 }
 
 /// `(pyarrow texts, bad rows)`, as `decode_arrow` returns them.
-type DecodedPy<'py> = (Bound<'py, PyAny>, Vec<(usize, i64)>);
+type DecodedPy<'py> = (Bound<'py, PyAny>, Vec<(usize, Option<i128>)>);
 
 #[pymethods]
 impl PyTokenizer {
@@ -99,7 +112,8 @@ impl PyTokenizer {
     }
 
     /// Decodes a list<int> array; returns `(texts, bad_rows)` where `bad_rows` lists
-    /// `(row, first unknown id)` and those rows' texts are null.
+    /// `(row, first unknown id)` (None for a null inside the list) and those rows' texts are
+    /// null.
     fn decode_arrow<'py>(&self, py: Python<'py>, array: PyArray) -> PyResult<DecodedPy<'py>> {
         let (array, _) = array.into_inner();
         let decoded = py.detach(|| match array.data_type() {
