@@ -290,3 +290,43 @@ def test_token_lists_with_nulls_or_huge_ids_are_rejects_with_the_true_id(tmp_pat
         "a token id in the list is null",
         f"token id {2**64 - 1} is not in the vocabulary",
     ]
+
+
+PIDS = Path("/sys/fs/cgroup/pids")
+
+
+def test_no_thread_to_spawn_is_an_error_not_a_panic(tmp_path: Path) -> None:
+    """Under a pids cgroup that allows no new thread, a run reports the failure; nothing
+    panics (`PanicException: spawning a thread` aborted the whole run before)."""
+    group = PIDS / f"fastscan-test-{os.getpid()}"
+    try:
+        group.mkdir()
+    except OSError as e:
+        pytest.skip(f"cannot create a pids cgroup here ({e.strerror}): needs root and cgroup v1")
+    write_jsonl(tmp_path / "in" / "a.jsonl", jsonl_bytes(many_records(2000)))
+    # One shard on two threads: the scanner's pool takes two threads (allowed), the shard's
+    # reader thread would be one more (refused).
+    script = f"""
+import json, os, pathlib
+import fastscan
+fastscan.Scanner(threads=2).scan(["warm the pool up"])
+group = pathlib.Path({str(group)!r})
+(group / "cgroup.procs").write_text(str(os.getpid()))
+(group / "pids.max").write_text((group / "pids.current").read_text().strip())
+try:
+    report = fastscan.filter_shards({str(tmp_path / "in")!r}, {str(tmp_path / "out")!r},
+                                    threads=2)
+    print(json.dumps([e["error"] for e in report["shards"]]))
+except Exception as e:
+    print(json.dumps([type(e).__name__ + ": " + str(e)]))
+"""
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            (PIDS / "cgroup.procs").write_text(pid)
+        group.rmdir()
+    assert "PanicException" not in done.stderr + done.stdout
+    assert done.returncode == 0, done.stderr
+    errors = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any(e and "reader thread" in e for e in errors), errors
