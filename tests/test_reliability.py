@@ -330,3 +330,16 @@ except Exception as e:
     assert done.returncode == 0, done.stderr
     errors = json.loads(done.stdout.strip().splitlines()[-1])
     assert any(e and "reader thread" in e for e in errors), errors
+
+
+def test_string_view_texts_run_through_every_stage() -> None:
+    texts = [r["text"] for r in sample_records()]
+    plain = fastscan.Cascade(
+        [fastscan.PatternStage(min_score=1.0), fastscan.StatsStage(min={"words": 5})]
+    ).run(texts)
+    for kind in (pa.string_view(), pa.binary_view()):
+        array = pa.array([t.encode() if kind == pa.binary_view() else t for t in texts], kind)
+        viewed = fastscan.Cascade(
+            [fastscan.PatternStage(min_score=1.0), fastscan.StatsStage(min={"words": 5})]
+        ).run(array)
+        assert viewed.table.column("decision").equals(plain.table.column("decision"))

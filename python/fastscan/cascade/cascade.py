@@ -152,6 +152,11 @@ class Cascade:
             texts = texts.combine_chunks()
         if not isinstance(texts, pa.Array):
             texts = pa.array(list(texts), pa.large_string())
+        # View layouts have fewer compute kernels (binary_length, take): the plain large form.
+        if pa.types.is_string_view(texts.type):
+            texts = texts.cast(pa.large_string())
+        elif pa.types.is_binary_view(texts.type):
+            texts = texts.cast(pa.large_binary())
         n = len(texts)
         if sizes is not None and len(sizes) != n:
             raise ValueError(f"{len(sizes)} sizes for {n} texts")
