@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export FASTSCAN_HYPOTHESIS_PROFILE ?= ci
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test build rust-test py-test lint stubtest bench eval quality report-png wheel lock clean
+.PHONY: help demo test build rust-test py-test lint stubtest bench eval quality fuzz report-png wheel lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,16 @@ eval: build ## fastscan eval of examples/cascade.toml on a labeled dir (CORPUS=.
 
 quality: build ## default rule per kind on a source split, invariance, speed (CORPUS=... COMPARE=old.toml)
 	$(BIN)/python benches/selection_quality.py $(or $(CORPUS),../shared/data/labeled) $(if $(COMPARE),--compare $(COMPARE))
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := jsonl_lines record decompress tokenizer pack scan
+
+fuzz: ## run every cargo-fuzz target for FUZZ_SECONDS each (cargo install cargo-fuzz; stable Rust)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && cp -n seeds/$$t/* corpus/$$t/ 2>/dev/null; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none $$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; done
 
 report-png: ## screenshot demo-out/report.html in headless Chromium into demo-out/report.png
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3200 \

