@@ -51,9 +51,13 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path: Path) -> None:
     report = fastscan.filter_shards(shards, out)
     assert report["totals"]["failed"] == 0
     assert not (out / LOCK).exists()
-    # Another machine's lock is never taken over.
+    # Another machine's lock is never taken over, nor one that cannot be read (it used to be
+    # taken for stale while its run was still writing it: two runs then shared OUT).
     (out / LOCK).write_text(json.dumps({**holder, "host": "elsewhere"}), encoding="utf-8")
     with pytest.raises(UsageError, match="elsewhere"):
+        fastscan.filter_shards(shards, out)
+    (out / LOCK).write_text("", encoding="utf-8")
+    with pytest.raises(UsageError, match="in use by another fastscan run"):
         fastscan.filter_shards(shards, out)
 
 

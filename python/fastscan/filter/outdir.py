@@ -56,26 +56,47 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "run": self.run_id,
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is not None and not self._stale(holder):
-                    raise LockedError(
-                        f"{self.path.parent} is in use by another fastscan run (pid "
-                        f"{holder.get('pid')} on {holder.get('host')}, since "
-                        f"{holder.get('started')}); wait for it, or use another output "
-                        f"directory (if that run is gone, remove {self.path})"
-                    ) from None
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()  # stale (or unreadable): its run is gone
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(me, f)
-            self.held = True
-            return
+        # The lock appears with its content in one step (written aside, then hard-linked: a
+        # link fails if the name exists), so no run ever reads a half-written lock.
+        draft = self.path.with_name(f".{LOCK}.{self.run_id}")
+        draft.write_text(json.dumps(me), encoding="utf-8")
+        try:
+            for _ in range(3):
+                try:
+                    os.link(draft, self.path)
+                except FileExistsError:
+                    holder = self._holder()
+                    if holder is None or not self._stale(holder):
+                        holder = holder or {}
+                        raise LockedError(
+                            f"{self.path.parent} is in use by another fastscan run (pid "
+                            f"{holder.get('pid')} on {holder.get('host')}, since "
+                            f"{holder.get('started')}); wait for it, or use another output "
+                            f"directory (if that run is gone, remove {self.path})"
+                        ) from None
+                    self._take_over(holder)
+                    continue
+                self.held = True
+                return
+        finally:
+            draft.unlink(missing_ok=True)
         raise LockedError(f"could not take {self.path}: another run keeps taking it")
+
+    def _take_over(self, stale: dict[str, Any]) -> None:
+        """Removes a stale lock, unless another run replaced it in the meantime."""
+        moved = self.path.with_name(f".{LOCK}.stale.{self.run_id}")
+        try:
+            os.rename(self.path, moved)
+        except FileNotFoundError:
+            return
+        try:
+            current = json.loads(moved.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            current = None
+        if current != stale:  # a live run's fresh lock: put it back
+            with contextlib.suppress(OSError):
+                os.link(moved, self.path)
+        moved.unlink(missing_ok=True)
 
     def _holder(self) -> dict[str, Any] | None:
         try:
