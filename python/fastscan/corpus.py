@@ -82,7 +82,7 @@ def read_corpus(
                 if isinstance(record, str):  # a line that did not parse: the reason
                     corpus.rejects.append((str(path), lineno, record))
                     continue
-                text = _field(record, text_field)
+                text = field_at(record, text_field)
                 if not isinstance(text, str):
                     corpus.rejects.append((str(path), lineno, f"no string field {text_field!r}"))
                     continue
@@ -97,7 +97,8 @@ def read_corpus(
     return corpus
 
 
-def _field(record: dict[str, Any], name: str) -> Any:
+def field_at(record: dict[str, Any], name: str) -> Any:
+    """The value at a dotted path (``meta.body``) of a record, or None."""
     value: Any = record
     for part in name.split("."):
         if not isinstance(value, dict):

@@ -36,7 +36,7 @@ ONNX_OPSET = 17
 
 _LOCK = threading.Lock()
 _TORCH_MODELS: dict[tuple[str, str], Any] = {}
-_ONNX_FILES_LOCK = threading.Lock()
+_BUILD_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -137,9 +137,11 @@ def _model_key(model_dir: Path) -> str:
     return digest.hexdigest()[:24]
 
 
-def default_cache_dir() -> Path:
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/fastscan`` (``~/.cache/fastscan``): built models and gold
+    embeddings."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fastscan" / "onnx"
+    return Path(base) / "fastscan"
 
 
 def onnx_file(model_dir: Path, quantize: bool, cache_dir: Path | None = None) -> Path:
@@ -148,8 +150,8 @@ def onnx_file(model_dir: Path, quantize: bool, cache_dir: Path | None = None) ->
 
     settings = f"v{EXPORT_VERSION}-opset{ONNX_OPSET}-ort{onnxruntime.__version__}"
     name = f"{_model_key(model_dir)}-{settings}-{'int8' if quantize else 'fp32'}.onnx"
-    path = (cache_dir or default_cache_dir()) / name
-    with _ONNX_FILES_LOCK:
+    path = (cache_dir or cache_root() / "onnx") / name
+    with _BUILD_LOCK:
         if not _loads(path):
             _build(model_dir, quantize, path)
     return path
@@ -368,10 +370,8 @@ class StaticEncoder:
 
 def static_dir(model_dir: Path, pca_dims: int, cache_dir: Path | None = None) -> Path:
     """The cached static model distilled from `model_dir` (built on first use)."""
-    root = (
-        cache_dir or default_cache_dir().parent / "static"
-    ) / f"{_model_key(model_dir)}-pca{pca_dims}"
-    with _ONNX_FILES_LOCK:
+    root = (cache_dir or cache_root() / "static") / f"{_model_key(model_dir)}-pca{pca_dims}"
+    with _BUILD_LOCK:
         if not (root / "model.safetensors").is_file():
             try:
                 from model2vec.distill import distill

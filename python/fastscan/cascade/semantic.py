@@ -25,6 +25,7 @@ from fastscan.cascade.encoders import (
     OnnxEncoder,
     StaticEncoder,
     TorchEncoder,
+    cache_root,
     has_module,
     pick_backend,
 )
@@ -47,8 +48,7 @@ _IN_USE = threading.RLock()
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fastscan" / "gold"
+    return cache_root() / "gold"
 
 
 class SemanticStage(Stage):
@@ -287,28 +287,15 @@ class StaticStage(SemanticStage):
     def __init__(
         self,
         gold: str | os.PathLike[str] | Sequence[str],
-        model: str | os.PathLike[str] = DEFAULT_MODEL,
-        aggregate: str = "max",
-        k: int = 5,
-        min_similarity: float | None = None,
-        top_fraction: float | None = None,
-        batch_size: int | None = None,
-        max_chars: int = 600,
-        cache_dir: str | os.PathLike[str] | None = None,
+        *,
         pca_dims: int = 256,
+        max_chars: int = 600,
+        batch_size: int | None = None,
+        **settings: Any,
     ) -> None:
+        # The base keeps the gold set, aggregation, selection and caches; the encoder is ours.
         super().__init__(
-            gold,
-            model,
-            aggregate,
-            k,
-            min_similarity,
-            top_fraction,
-            batch_size or 4096,
-            "cpu",
-            max_chars,
-            cache_dir,
-            backend="torch",
+            gold, max_chars=max_chars, batch_size=batch_size or 4096, device="cpu", **settings
         )
         self.backend = "static"
         self.pca_dims = pca_dims
@@ -318,9 +305,14 @@ class StaticStage(SemanticStage):
 
     def check(self) -> None:
         if not has_module("model2vec"):
-            raise ValueError("the static stage needs model2vec: pip install 'fastscan[semantic]'")
+            raise ValueError("the static stage needs model2vec: pip install 'fastscan[static]'")
         if not (self.model_dir / "config.json").is_file():
             raise ValueError(f"{self.model_dir} holds no model (no config.json)")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "quantize": None, "pca_dims": self.pca_dims}
+        return {
+            **super().describe(),
+            "quantize": None,
+            "max_tokens": None,
+            "pca_dims": self.pca_dims,
+        }

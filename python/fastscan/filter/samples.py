@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
+from fastscan.corpus import field_at
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.plan import open_decompressed
 from fastscan.scanner import Scanner
@@ -27,14 +28,6 @@ HEAD_ROWS = 4096
 PER_GROUP = 3
 CHARS = 300
 TOP_PATTERNS = 15
-
-
-def _field(record: Any, path: str) -> str | None:
-    for part in path.split("."):
-        if not isinstance(record, dict) or part not in record:
-            return None
-        record = record[part]
-    return record if isinstance(record, str) else None
 
 
 def _jsonl_head(path: Path, scores: pa.Table, field: str) -> dict[int, str]:
@@ -48,10 +41,10 @@ def _jsonl_head(path: Path, scores: pa.Table, field: str) -> dict[int, str]:
         if offset is None or offset + length > len(head):
             break
         try:
-            text = _field(json.loads(head[offset : offset + length]), field)
+            text = field_at(json.loads(head[offset : offset + length]), field)
         except ValueError:
             continue
-        if text is not None:
+        if isinstance(text, str):
             texts[row] = text
     return texts
 
