@@ -17,7 +17,6 @@ recall of the static tier.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import resource
@@ -42,16 +41,15 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def survivors(corpus: Path, docs: int) -> tuple[list[str], list[int]]:
+def survivors(corpus: Path, docs: int) -> tuple[list[str], list[int], list[str]]:
+    """Texts, labels (1 positive) and source halves (``tune`` / ``held-out``, as
+    selection_quality.py splits by source) of a sample of stage-1 survivors."""
     import fastscan
+    from selection_quality import load
 
-    texts: list[str] = []
-    labels: list[int] = []
-    for name, label in (("positives", 1), ("negatives", 0), ("hard_negatives", 0)):
-        with gzip.open(corpus / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
-            part = [json.loads(line)["text"] for line in f]
-        texts += part
-        labels += [label] * len(part)
+    records = load(str(corpus))
+    texts = [r["text"] for r in records]
+    labels = [int(r["label"] == "positive") for r in records]
     keep = fastscan.PatternStage(min_score=1.0).apply(__import__("pyarrow").array(texts)).keep
     kept = [i for i, k in enumerate(keep.to_pylist()) if k]
     # Every negative survivor (stage 1 passes few), positives to fill --docs.
@@ -59,7 +57,8 @@ def survivors(corpus: Path, docs: int) -> tuple[list[str], list[int]]:
     positives = [i for i in kept if labels[i]]
     random.Random(0).shuffle(positives)
     chosen = sorted(negatives + positives[: max(docs - len(negatives), 0)])
-    return [texts[i] for i in chosen], [labels[i] for i in chosen]
+    halves = [records[i]["half"] for i in chosen]
+    return [texts[i] for i in chosen], [labels[i] for i in chosen], halves
 
 
 def worker(option: dict[str, Any], texts_file: str, threads: int) -> dict[str, Any]:
@@ -106,7 +105,11 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker), args.texts, args.threads)))
         return
-    texts, labels = survivors(Path(args.corpus), args.docs)
+    texts, labels, halves = survivors(Path(args.corpus), args.docs)
+    counts = {h: (sum(1 for x, y in zip(halves, labels, strict=True) if x == h and y),
+                  sum(1 for x, y in zip(halves, labels, strict=True) if x == h and not y))
+              for h in ("tune", "held-out")}  # fmt: skip
+    print(f"halves by source (positives, negatives): {counts}")
     print(
         f"{len(texts)} stage-1 survivors ({sum(labels)} positives, {len(labels) - sum(labels)} "
         f"negatives and hard negatives) of {args.corpus}; {args.threads} threads; "
@@ -136,21 +139,26 @@ def main() -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["name"] = name
         result["ap"] = average_precision(labels, result["sims"])
+        for part in ("tune", "held-out"):
+            pick = [i for i, h in enumerate(halves) if h == part]
+            result[part] = average_precision(
+                [labels[i] for i in pick], [result["sims"][i] for i in pick]
+            )
         rows.append(result)
     base = rows[0]
     base_rate = len(texts) / base["seconds"]
     print()
     print(
         "| option | docs/s | docs/s per core | vs before | peak RSS MiB | set-up s | AP "
-        "| AP - before |"
+        "| AP - before | AP tune / held-out |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         rate = len(texts) / r["seconds"]
         print(
             f"| {r['name']} | {rate:,.1f} | {rate / args.threads:,.1f} | {rate / base_rate:.1f}x | "
             f"{r['rss_mib']:,.0f} | {r['setup']:.1f} | {r['ap']:.4f} | "
-            f"{r['ap'] - base['ap']:+.4f} |"
+            f"{r['ap'] - base['ap']:+.4f} | {r['tune']:.4f} / {r['held-out']:.4f} |"
         )
     static = next((r for r in rows if "static" in r["name"]), None)
     if static is not None:

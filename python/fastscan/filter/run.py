@@ -301,6 +301,9 @@ def _same_input(entry: dict[str, Any], shard: Shard) -> bool:
     if recorded is None:  # a marker from before identities were kept: size only
         return bool(entry.get("input_bytes") == shard.size)
     try:
+        st = shard.path.stat()
+        if (st.st_size, st.st_mtime_ns) != (recorded.get("size"), recorded.get("mtime_ns")):
+            return False  # changed, known without reading it
         return bool(input_identity(shard.path) == recorded)
     except OSError:
         return False

@@ -265,10 +265,11 @@ def _run_jsonl(
         for batch in reader:
             first.observe(batch.column("reject_reason"))
             writer.write(batch)
+            before = tally.read_bytes
             tally.add(batch, ctx.min_hits)
             patterns.add(batch)
             now = reader.consumed
-            watch.advance(now - consumed, batch.num_rows, _text_bytes(batch))
+            watch.advance(now - consumed, batch.num_rows, tally.read_bytes - before)
             consumed = now
         first.finish()
         tally.blank_lines = reader.blank_lines
@@ -279,11 +280,6 @@ def _run_jsonl(
     if fmt == "parquet" and not cfg.cascades:
         kept = [jsonl_to_parquet(kept[0], stage / "kept" / "part")]
     return kept
-
-
-def _text_bytes(scores: pa.RecordBatch) -> int:
-    """The bytes of a scores batch's records, as the report counts them."""
-    return int(pc.sum(scores.column("length")).as_py() or 0)
 
 
 def jsonl_to_parquet(source: Path, target: Path) -> Path:
@@ -446,13 +442,14 @@ def _scan_parquet(
                 raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
             first.observe(judged.column("reject_reason"))
             scores.write(judged)
+            before = tally.read_bytes
             tally.add(judged, ctx.min_hits)
             patterns.add(judged)
             decision = judged.column("decision")
             kept_out.write(batch, texts, pc.equal(decision, "kept"))
             rejects.write(batch, judged, dict(bad), row)
             row += batch.num_rows
-            watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
+            watch.advance(int(per_row * batch.num_rows), batch.num_rows, tally.read_bytes - before)
         first.finish()
     finally:
         scores.close()

@@ -78,6 +78,11 @@ class Tally:
         self.blank_lines += other.blank_lines
 
     @property
+    def read_bytes(self) -> int:
+        """Bytes of every record counted so far (what the report calls read bytes)."""
+        return sum(self.bytes[d] for d in DECISIONS)
+
+    @property
     def read(self) -> int:
         return sum(self.docs[d] for d in DECISIONS)
 
@@ -87,9 +92,7 @@ class Tally:
             raise AssertionError(f"accounting: {self.rows} rows but {self.read} decisions")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "read": {"docs": self.read, "bytes": sum(self.bytes[d] for d in DECISIONS)}
-        }
+        out: dict[str, Any] = {"read": {"docs": self.read, "bytes": self.read_bytes}}
         for d in DECISIONS:
             out[d] = {"docs": self.docs[d], "bytes": self.bytes[d]}
         out["blank_lines"] = self.blank_lines
