@@ -34,6 +34,7 @@ from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.scanner import Scanner
 from fastscan.terminal import EXIT_USAGE, run_command
+from fastscan.toolcalls import cli as toolcalls_cli
 from fastscan.variants import invariance_table
 from fastscan.variants import table_text as variants_table_text
 
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--threads", type=int, default=None)
     disc.add_argument("--json", action="store_true", help="one JSON object per n-gram")
     disc.set_defaults(func=cmd_discover)
+    toolcalls_cli.add_parser(sub)
     return parser
 
 

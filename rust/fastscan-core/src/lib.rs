@@ -46,6 +46,7 @@ pub mod shard;
 pub mod stats;
 pub mod threads;
 pub mod tokenizer;
+pub mod toolcalls;
 
 pub use error::{CoreError, PackProblem, Result};
 pub use pack::{Format, Group, Pack, PackMeta, Pattern, PatternKind, View};

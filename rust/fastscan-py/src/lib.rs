@@ -13,6 +13,7 @@ mod output;
 mod shard;
 mod stats;
 mod tokenizer;
+mod toolcalls;
 
 use std::sync::Arc;
 
@@ -311,6 +312,12 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokenizer::PyTokenizer>()?;
     m.add_class::<ngrams::PyNgramCounter>()?;
     m.add_class::<ngrams::PyNgramModel>()?;
+    m.add_class::<toolcalls::PyToolCalls>()?;
+    m.add_class::<toolcalls::PyLineReader>()?;
+    m.add_class::<toolcalls::PyLineWriter>()?;
+    m.add_function(wrap_pyfunction!(toolcalls::toolcall_canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(toolcalls::toolcall_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(toolcalls::normalize_type, m)?)?;
     m.add_function(wrap_pyfunction!(ngrams::ngram_bucket, m)?)?;
     m.add_function(wrap_pyfunction!(ngrams::doc_frequencies, m)?)?;
     m.add_function(wrap_pyfunction!(parse_pack, m)?)?;

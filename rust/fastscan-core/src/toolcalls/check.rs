@@ -1,0 +1,290 @@
+//! The rule checker: every call of a record against the tools the record offers.
+//!
+//! Each rule has a stable code ([`RULES`]). Paths are JSON paths into the canonical record
+//! (`messages[2].calls[0].arguments.city`, `tools[1].parameters`). Types are exact, as BFCL's
+//! checker has them: a boolean is not an integer, `1.0` is not an integer, an integer is a
+//! number; array items and nested objects are checked recursively.
+
+use serde_json::{Map, Value};
+
+use super::model::{kind_of, Arguments, Record, Role};
+
+/// The rule codes, with what each reports.
+pub const RULES: &[(&str, &str)] = &[
+    ("unknown_tool", "a call names a tool the record does not offer"),
+    ("unknown_argument", "a call passes an argument its tool does not declare"),
+    ("missing_required", "a call leaves out an argument its tool requires"),
+    ("type_mismatch", "an argument's value is not of the declared type"),
+    ("enum_mismatch", "an argument's value is not one of the declared values"),
+    ("invalid_arguments", "a call's arguments do not parse, or are not an object"),
+    ("arguments_encoding", "arguments encoded other than the format defines (a JSON string where an object belongs, or the reverse)"),
+    ("duplicate_call_id", "two calls of the record share an id"),
+    ("orphan_tool_response", "a tool response answers no earlier call"),
+    ("empty_tool_name", "a call or a tool has an empty name"),
+    ("malformed_schema", "a tool's parameters are not a usable schema"),
+];
+
+/// One violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub path: String,
+    pub message: String,
+    /// The tool the violation is about, when there is one.
+    pub tool: Option<String>,
+}
+
+struct Out<'a> {
+    list: Vec<Violation>,
+    tool: Option<&'a str>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, rule: &'static str, path: String, message: String) {
+        self.list.push(Violation {
+            rule,
+            path,
+            message,
+            tool: self.tool.map(str::to_owned),
+        });
+    }
+}
+
+/// Every violation in `record`, in record order.
+#[must_use]
+pub fn check(record: &Record) -> Vec<Violation> {
+    let mut out = Out {
+        list: Vec::new(),
+        tool: None,
+    };
+    for (ti, t) in record.tools.iter().enumerate() {
+        out.tool = Some(&t.name);
+        if t.name.trim().is_empty() {
+            out.push(
+                "empty_tool_name",
+                format!("tools[{ti}].name"),
+                "a tool has an empty name".into(),
+            );
+        }
+        for p in &t.problems {
+            // Problems read `path: what` or `path is ...`.
+            let at = p.split([':', ' ']).next().unwrap_or("parameters");
+            out.push("malformed_schema", format!("tools[{ti}].{at}"), p.clone());
+        }
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    let mut pending: usize = 0;
+    let mut called: Vec<&str> = Vec::new();
+    for (mi, m) in record.messages.iter().enumerate() {
+        match m.role {
+            Role::Tool => {
+                out.tool = m.name.as_deref();
+                let path = format!("messages[{mi}]");
+                if let Some(id) = &m.call_id {
+                    if !ids.contains(&id.as_str()) {
+                        out.push(
+                            "orphan_tool_response",
+                            path,
+                            format!("tool response for call id {id:?}, which no earlier call has"),
+                        );
+                        continue;
+                    }
+                } else if pending == 0 {
+                    out.push(
+                        "orphan_tool_response",
+                        path,
+                        "a tool response with no call before it".into(),
+                    );
+                    continue;
+                } else if let Some(n) = &m.name {
+                    if !called.contains(&n.as_str()) {
+                        out.push(
+                            "orphan_tool_response",
+                            path,
+                            format!("a response from {n:?}, which no earlier call names"),
+                        );
+                        continue;
+                    }
+                }
+                pending = pending.saturating_sub(1);
+            }
+            _ => {
+                for (ci, c) in m.calls.iter().enumerate() {
+                    let base = format!("messages[{mi}].calls[{ci}]");
+                    out.tool = Some(&c.name);
+                    pending += 1;
+                    called.push(&c.name);
+                    if let Some(id) = &c.id {
+                        if ids.contains(&id.as_str()) {
+                            out.push(
+                                "duplicate_call_id",
+                                format!("{base}.id"),
+                                format!("call id {id:?} is used twice"),
+                            );
+                        }
+                        ids.push(id);
+                    }
+                    if let Some(issue) = &c.encoding_issue {
+                        out.push(
+                            "arguments_encoding",
+                            format!("{base}.arguments"),
+                            issue.clone(),
+                        );
+                    }
+                    let args = match &c.arguments {
+                        Arguments::Invalid { error, .. } => {
+                            out.push(
+                                "invalid_arguments",
+                                format!("{base}.arguments"),
+                                format!("arguments do not parse: {error}"),
+                            );
+                            None
+                        }
+                        Arguments::Parsed(Value::Object(o)) => Some(o),
+                        Arguments::Parsed(other) => {
+                            out.push(
+                                "invalid_arguments",
+                                format!("{base}.arguments"),
+                                format!("arguments are {}, not an object", kind_of(other)),
+                            );
+                            None
+                        }
+                    };
+                    if c.name.trim().is_empty() {
+                        out.push(
+                            "empty_tool_name",
+                            format!("{base}.name"),
+                            "a call has an empty tool name".into(),
+                        );
+                        continue;
+                    }
+                    let Some(tool) = record.tool(&c.name) else {
+                        out.push(
+                            "unknown_tool",
+                            format!("{base}.name"),
+                            format!(
+                                "{:?} is not among the {} tools offered",
+                                c.name,
+                                record.tools.len()
+                            ),
+                        );
+                        continue;
+                    };
+                    if let Some(args) = args {
+                        if tool.problems.is_empty() {
+                            check_object(
+                                args,
+                                &tool.parameters,
+                                &format!("{base}.arguments"),
+                                &mut out,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.list
+}
+
+fn type_names(schema: &Map<String, Value>) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_type(v: &Value, t: &str) -> bool {
+    match t {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+fn check_value(v: &Value, schema: &Value, path: &str, out: &mut Out<'_>) {
+    let Some(s) = schema.as_object() else { return };
+    let types = type_names(s);
+    if !types.is_empty() && !types.iter().any(|t| is_type(v, t)) {
+        out.push(
+            "type_mismatch",
+            path.to_owned(),
+            format!(
+                "{} where the schema says {}",
+                kind_of(v),
+                types.join(" or ")
+            ),
+        );
+        return;
+    }
+    if let Some(Value::Array(allowed)) = s.get("enum") {
+        if !allowed.iter().any(|a| same(a, v)) {
+            let shown: Vec<String> = allowed.iter().take(8).map(ToString::to_string).collect();
+            out.push(
+                "enum_mismatch",
+                path.to_owned(),
+                format!("{v} is not one of {}", shown.join(", ")),
+            );
+        }
+    }
+    match v {
+        Value::Array(items) => {
+            if let Some(item_schema) = s.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check_value(item, item_schema, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        Value::Object(o) if s.contains_key("properties") || s.contains_key("required") => {
+            check_object(o, schema, path, out)
+        }
+        _ => {}
+    }
+}
+
+fn check_object(args: &Map<String, Value>, schema: &Value, path: &str, out: &mut Out<'_>) {
+    let empty = Map::new();
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let open = matches!(
+        schema.get("additionalProperties"),
+        Some(Value::Bool(true) | Value::Object(_))
+    );
+    for (k, v) in args {
+        match props.get(k) {
+            Some(ps) => check_value(v, ps, &format!("{path}.{k}"), out),
+            None if !open => out.push(
+                "unknown_argument",
+                format!("{path}.{k}"),
+                format!("argument {k:?} is not declared"),
+            ),
+            None => {}
+        }
+    }
+    if let Some(Value::Array(required)) = schema.get("required") {
+        for r in required.iter().filter_map(Value::as_str) {
+            if !args.contains_key(r) {
+                out.push(
+                    "missing_required",
+                    format!("{path}.{r}"),
+                    format!("required argument {r:?} is missing"),
+                );
+            }
+        }
+    }
+}
