@@ -15,7 +15,7 @@ import fastscan.toolcalls as tc
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 # Message text: any character but '<' (which starts the XML / Hermes markup every such format
 # refuses by name) and NUL; quotes, backslashes, braces, newlines and non-ASCII included.
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="<\x00"), max_size=40)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="<\x00"), max_size=40)
 
 SIMPLE = ["string", "integer", "number", "boolean"]
 
@@ -95,7 +95,10 @@ def records(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, bool]]:
             required = set(tool["parameters"].get("required", []))
             keys = [k for k in props if k in required or draw(st.booleans())]
             args = {k: draw(values(props[k])) for k in keys}
-            call: dict[str, Any] = {"type": "function", "function": {"name": tool["name"], "arguments": json.dumps(args)}}
+            call: dict[str, Any] = {
+                "type": "function",
+                "function": {"name": tool["name"], "arguments": json.dumps(args)},
+            }
             if f["ids"]:
                 n_id += 1
                 call["id"] = f"call_{n_id}"
@@ -135,12 +138,16 @@ def losses(fmt: str, f: dict[str, bool]) -> set[str]:
 
 
 @given(records())
-def test_every_format_round_trips_what_it_can_hold(case: tuple[dict[str, Any], dict[str, bool]]) -> None:
+def test_every_format_round_trips_what_it_can_hold(
+    case: tuple[dict[str, Any], dict[str, bool]],
+) -> None:
     record, features = case
     want = tc.canonical(record, "openai")[1]
     written: dict[str, str] = {}
     for fmt in tc.FORMATS:
-        row = tc.convert_records([record], fmt, from_format="openai", threads=1).records.to_pylist()[0]
+        row = tc.convert_records(
+            [record], fmt, from_format="openai", threads=1
+        ).records.to_pylist()[0]
         need = losses(fmt, features)
         if not need:
             assert row["status"] == "converted", (fmt, row["reason"], row["detail"])
@@ -153,6 +160,8 @@ def test_every_format_round_trips_what_it_can_hold(case: tuple[dict[str, Any], d
         for b in written:
             there = tc.convert_records([text], b, from_format=a, threads=1).records.to_pylist()[0]
             assert there["status"] == "converted", (a, b, there["detail"])
-            back = tc.convert_records([there["output"]], a, from_format=b, threads=1).records.to_pylist()[0]
+            back = tc.convert_records(
+                [there["output"]], a, from_format=b, threads=1
+            ).records.to_pylist()[0]
             assert back["status"] == "converted", (a, b, back["detail"])
             assert tc.canonical(back["output"], a)[1] == want, (a, b)

@@ -15,7 +15,7 @@ import pytest
 
 import fastscan.toolcalls as tc
 from fastscan.cli import main as fastscan_main
-from fastscan.toolcalls.synthetic import INJECTABLE, dataset, inject, random_record
+from fastscan.toolcalls.synthetic import INJECTABLE, dataset, random_record
 from toolcall_formats import FIXTURES, PARTS, SYSTEM, SYSTEM_TEXT, TOOL_OPENAI, expected_canonical
 
 
@@ -48,15 +48,29 @@ def test_fixture_pairs_convert_and_round_trip(source: str, target: str) -> None:
 # ---- the checker: one table per rule, passing and failing cases ----
 
 TOOLS = [
-    {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
-        "n": {"type": "integer"},
-        "x": {"type": "number"},
-        "b": {"type": "boolean"},
-        "u": {"type": "string", "enum": ["c", "f"]},
-        "l": {"type": "array", "items": {"type": "integer"}},
-        "o": {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]},
-        "free": {"type": "object", "additionalProperties": True},
-    }, "required": ["n"]}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer"},
+                    "x": {"type": "number"},
+                    "b": {"type": "boolean"},
+                    "u": {"type": "string", "enum": ["c", "f"]},
+                    "l": {"type": "array", "items": {"type": "integer"}},
+                    "o": {
+                        "type": "object",
+                        "properties": {"id": {"type": "integer"}},
+                        "required": ["id"],
+                    },
+                    "free": {"type": "object", "additionalProperties": True},
+                },
+                "required": ["n"],
+            },
+        },
+    },
 ]
 
 
@@ -65,8 +79,20 @@ def _call(args: Any, *, name: str = "f", tools: Any = None, encode: bool = True)
         "tools": TOOLS if tools is None else tools,
         "messages": [
             {"role": "user", "content": "q"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
-             "function": {"name": name, "arguments": json.dumps(args) if encode else args}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {
+                            "name": name,
+                            "arguments": json.dumps(args) if encode else args,
+                        },
+                    }
+                ],
+            },
         ],
     }
 
@@ -96,11 +122,43 @@ CASES: list[tuple[str, Any, list[str]]] = [
     ("arguments not an object", _call([1]), ["invalid_arguments"]),
     ("arguments_encoding", _call({"n": 1}, encode=False), ["arguments_encoding"]),
     ("empty_tool_name", _call({}, name=""), ["empty_tool_name"]),
-    ("malformed_schema", _call({"n": 1}, tools=[{"type": "function", "function": {"name": "f",
-     "parameters": {"type": "object", "properties": {"n": {"type": "widget"}}}}}]), ["malformed_schema"]),
-    ("required names a missing property", _call({}, tools=[{"type": "function", "function": {"name": "f",
-     "parameters": {"type": "object", "properties": {}, "required": ["q"]}}}]), ["malformed_schema"]),
-    ("parameters not an object", _call({}, tools=[{"name": "f", "parameters": [1]}]), ["malformed_schema"]),
+    (
+        "malformed_schema",
+        _call(
+            {"n": 1},
+            tools=[
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "f",
+                        "parameters": {"type": "object", "properties": {"n": {"type": "widget"}}},
+                    },
+                }
+            ],
+        ),
+        ["malformed_schema"],
+    ),
+    (
+        "required names a missing property",
+        _call(
+            {},
+            tools=[
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "f",
+                        "parameters": {"type": "object", "properties": {}, "required": ["q"]},
+                    },
+                }
+            ],
+        ),
+        ["malformed_schema"],
+    ),
+    (
+        "parameters not an object",
+        _call({}, tools=[{"name": "f", "parameters": [1]}]),
+        ["malformed_schema"],
+    ),
 ]
 
 
@@ -147,9 +205,20 @@ def test_type_spellings_of_real_datasets() -> None:
         assert tc.normalize_type(spelling) == want, spelling
     assert tc.normalize_type("widget") is None
     # BFCL-style specs check like JSON Schema ones.
-    bfcl = [{"name": "f", "parameters": {"type": "dict", "properties": {
-        "a": {"type": "float"}, "t": {"type": "tuple", "items": {"type": "integer"}}, "any": {"type": "any"}},
-        "required": ["a"]}}]
+    bfcl = [
+        {
+            "name": "f",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "a": {"type": "float"},
+                    "t": {"type": "tuple", "items": {"type": "integer"}},
+                    "any": {"type": "any"},
+                },
+                "required": ["a"],
+            },
+        }
+    ]
     assert _rules(_call({"a": 1, "t": [1], "any": {"k": None}}, tools=bfcl)) == []
     assert _rules(_call({"a": True}, tools=bfcl)) == ["type_mismatch"]
 
@@ -171,20 +240,58 @@ def test_every_injected_error_is_found_and_clean_records_pass() -> None:
 def test_modes() -> None:
     rng = random.Random(0)
     rec = random_record(rng)
-    assert tc.check_records([rec]).records.column("mode")[0].as_py() in ("single", "parallel", "multiple")
-    no_call = {"tools": TOOLS, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
-    ask = {"tools": [TOOL_OPENAI], "messages": [{"role": "user", "content": "Weather please"},
-                                               {"role": "assistant", "content": "Which city do you mean?"}]}
+    assert tc.check_records([rec]).records.column("mode")[0].as_py() in (
+        "single",
+        "parallel",
+        "multiple",
+    )
+    no_call = {
+        "tools": TOOLS,
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    }
+    ask = {
+        "tools": [TOOL_OPENAI],
+        "messages": [
+            {"role": "user", "content": "Weather please"},
+            {"role": "assistant", "content": "Which city do you mean?"},
+        ],
+    }
     par = _call({"n": 1})
-    par["messages"][1]["tool_calls"].append({"id": "c2", "type": "function",
-                                             "function": {"name": "f", "arguments": "{\"n\": 2}"}})
-    dep = {"tools": TOOLS, "messages": [
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"n\": 1}"}}]},
-        {"role": "tool", "tool_call_id": "a", "content": "{\"order\": 4711}"},
-        {"role": "assistant", "tool_calls": [{"id": "b", "type": "function", "function": {"name": "f", "arguments": "{\"n\": 4711}"}}]},
-    ]}
-    modes = tc.check_records([no_call, ask, par, dep, _call({"n": 1})]).records.column("mode").to_pylist()
+    par["messages"][1]["tool_calls"].append(
+        {"id": "c2", "type": "function", "function": {"name": "f", "arguments": '{"n": 2}'}}
+    )
+    dep = {
+        "tools": TOOLS,
+        "messages": [
+            {"role": "user", "content": "q"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "a",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"n": 1}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "a", "content": '{"order": 4711}'},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "b",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"n": 4711}'},
+                    }
+                ],
+            },
+        ],
+    }
+    modes = (
+        tc.check_records([no_call, ask, par, dep, _call({"n": 1})])
+        .records.column("mode")
+        .to_pylist()
+    )
     assert modes == ["no_tool_use", "miss_param", "parallel", "dependent", "single"]
 
 
@@ -195,10 +302,11 @@ def test_a_loss_is_refused_by_name_then_allowed_and_counted() -> None:
     rec = random_record(random.Random(5))  # OpenAI with call ids
     res = tc.convert_records([rec], "sharegpt")
     row = res.records.to_pylist()[0]
-    assert row["status"] == "not_converted" and row["reason"] == "call_ids" and row["output"] is None
+    assert (row["status"], row["reason"], row["output"]) == ("not_converted", "call_ids", None)
     res = tc.convert_records([rec], "sharegpt", allow=["call_ids"])
     row = res.records.to_pylist()[0]
-    assert row["status"] == "converted" and row["lost"] == ["call_ids"]
+    assert row["status"] == "converted"
+    assert row["lost"] == ["call_ids"]
     assert res.report["lost"] == {"call_ids": 1}
     with pytest.raises(ValueError, match="unknown loss"):
         tc.convert_records([rec], "sharegpt", allow=["ids"])
@@ -206,13 +314,16 @@ def test_a_loss_is_refused_by_name_then_allowed_and_counted() -> None:
 
 def test_arguments_are_never_double_encoded() -> None:
     rec = _call({"n": 1, "u": "c"})
-    out = tc.convert_records([rec], "hermes", allow=["call_ids"]).records.column("output")[0].as_py()
+    out = (
+        tc.convert_records([rec], "hermes", allow=["call_ids"]).records.column("output")[0].as_py()
+    )
     gpt = next(t["value"] for t in json.loads(out)["conversations"] if t["from"] == "gpt")
     call = json.loads(gpt.split("<tool_call>")[1].split("</tool_call>")[0])
     assert call["arguments"] == {"n": 1, "u": "c"}  # an object, as Hermes defines
     back = tc.convert_records([out], "openai").records.column("output")[0].as_py()
     args = json.loads(back)["messages"][1]["tool_calls"][0]["function"]["arguments"]
-    assert isinstance(args, str) and json.loads(args) == {"n": 1, "u": "c"}  # one JSON string
+    assert isinstance(args, str)  # one JSON string
+    assert json.loads(args) == {"n": 1, "u": "c"}
 
 
 def test_invalid_arguments_survive_conversion_as_written() -> None:
@@ -220,7 +331,7 @@ def test_invalid_arguments_survive_conversion_as_written() -> None:
     for target in tc.FORMATS:
         row = tc.convert_records([rec], target, allow=["call_ids"]).records.to_pylist()[0]
         if row["status"] == "converted":
-            fmt, canon = tc.canonical(row["output"], target)
+            _, canon = tc.canonical(row["output"], target)
             assert canon["messages"][1]["calls"][0]["invalid_arguments"] == '{"n": 1', target
         else:
             assert row["reason"] in ("argument_values", "system_prompt"), (target, row)
@@ -251,8 +362,10 @@ def test_check_files_account_for_every_record(tmp_path: Path) -> None:
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     t = report["totals"]
-    assert t["read"] == 302 and t["read"] == t["valid"] + t["invalid"] + t["rejected"]
-    assert t["rejected"] == 2 and report["rejects"] == {"unparseable_json": 1, "unknown_format": 1}
+    assert t["read"] == 302
+    assert t["read"] == t["valid"] + t["invalid"] + t["rejected"]
+    assert t["rejected"] == 2
+    assert report["rejects"] == {"unparseable_json": 1, "unknown_format": 1}
     injected = sum(1 for _, r in data if r)
     assert t["invalid"] == injected
     with gzip.open(out / "valid" / "a.jsonl.gz", "rt") as fh:
@@ -275,8 +388,11 @@ def test_check_files_account_for_every_record(tmp_path: Path) -> None:
 
 def test_parquet_input_and_outputs(tmp_path: Path) -> None:
     data = dataset(100, seed=2, error_rate=0.3)
-    xlam = tc.convert_records([r for r, _ in data], "xlam", allow=["call_ids", "system_prompt", "tool_responses",
-                                                                    "multi_turn"])
+    xlam = tc.convert_records(
+        [r for r, _ in data],
+        "xlam",
+        allow=["call_ids", "system_prompt", "tool_responses", "multi_turn"],
+    )
     rows = [json.loads(o) for o in xlam.records.column("output").to_pylist() if o is not None]
     path = tmp_path / "set.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, compression="snappy")
@@ -284,7 +400,8 @@ def test_parquet_input_and_outputs(tmp_path: Path) -> None:
     t = result.report["totals"]
     assert t["read"] == len(rows) == t["valid"] + t["invalid"] + t["rejected"]
     valid = pq.read_table(tmp_path / "out" / "valid" / "set.parquet")
-    assert valid.num_rows == t["valid"] and valid.schema.equals(pq.read_schema(path))
+    assert valid.num_rows == t["valid"]
+    assert valid.schema.equals(pq.read_schema(path))
     assert result.report["formats"] == {"xlam": len(rows)}
     conv = tc.convert(path, "openai", tmp_path / "conv")
     assert conv.report["totals"]["converted"] == len(rows)
@@ -298,12 +415,14 @@ def test_bad_input_gives_rejects_or_violations_never_a_crash(tmp_path: Path) -> 
         '{"messages": [',  # truncated
         '{"messages": "nope"}',
         '{"messages": [{"role": 5}]}',
-        '{"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": 5, "arguments": []}}]}]}',
+        '{"messages": [{"role": "assistant", "tool_calls": '
+        '[{"function": {"name": 5, "arguments": []}}]}]}',
         '{"tools": "not json", "conversations": []}',
         '{"query": 1, "answers": "[{]"}',
         '{"chat": "ASSISTANT: <functioncall> {broken", "system": "SYSTEM: x"}',
         '{"yaml": "a: [unclosed"}',
-        '{"conversations": [{"from": "assistant", "value": "[f(1)]"}], "system": "[{\\"name\\": 1}]"}',
+        '{"conversations": [{"from": "assistant", "value": "[f(1)]"}], '
+        '"system": "[{\\"name\\": 1}]"}',
         json.dumps(rec),
         "[]",
         "null",
@@ -334,5 +453,19 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert fastscan_main(["toolcalls", "check", str(tmp_path / "missing.jsonl")]) == 2
     assert "not found" in capsys.readouterr().err
     (tmp_path / "a.jsonl").write_text("{}\n")
-    assert fastscan_main(["toolcalls", "convert", str(tmp_path / "a.jsonl"), "--to", "hermes", "-o",
-                          str(tmp_path / "o"), "--allow-loss", "nope"]) == 2
+    assert (
+        fastscan_main(
+            [
+                "toolcalls",
+                "convert",
+                str(tmp_path / "a.jsonl"),
+                "--to",
+                "hermes",
+                "-o",
+                str(tmp_path / "o"),
+                "--allow-loss",
+                "nope",
+            ]
+        )
+        == 2
+    )

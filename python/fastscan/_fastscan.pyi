@@ -151,3 +151,48 @@ def doc_frequencies(
     array: Any, min_n: int = 1, max_n: int = 3, *, threads: int | None = None
 ) -> dict[str, int]:
     """Document frequencies of word n-grams of an Arrow text array."""
+
+@final
+class ToolCalls:
+    """Checks and converts blocks of tool-call records on a thread pool."""
+
+    def __new__(cls, *, threads: int | None = None) -> Self: ...
+    def check(
+        self, array: Any, *, format: str | None = None
+    ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        """(records, violations) batches of an Arrow array of JSON records."""
+    def convert(
+        self, array: Any, to: str, *, from_format: str | None = None, allow: list[str] = ...
+    ) -> pa.RecordBatch:
+        """One row per record: status, output, from, reason, detail, lost."""
+
+@final
+class LineReader:
+    """Blocks of whole JSONL lines of a file (compression by suffix) as record batches."""
+
+    def __new__(
+        cls, path: str | os.PathLike[str], *, block_bytes: int = ..., max_record_bytes: int = ...
+    ) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> pa.RecordBatch: ...
+
+@final
+class LineWriter:
+    """Writes lines to a file compressed as its (or `like`'s) suffix says."""
+
+    def __new__(
+        cls, path: str | os.PathLike[str], *, like: str | os.PathLike[str] | None = None
+    ) -> Self: ...
+    def write(self, array: Any, mask: Any = None) -> None:
+        """Writes the array's elements where `mask` is true, one per line."""
+    def finish(self) -> None:
+        """Completes the file."""
+
+def toolcall_canonical(record: str, format: str | None = None) -> tuple[str, str]:
+    """(format, canonical record as JSON) of one JSON record."""
+
+def toolcall_tables() -> dict[str, Any]:
+    """Formats, rules, losses and modes, as the core defines them."""
+
+def normalize_type(spelling: str) -> tuple[str, bool] | None:
+    """(JSON Schema as JSON, optional) of one type spelling; None when unknown."""

@@ -13,15 +13,9 @@ outputs and the report.
 
 from __future__ import annotations
 
-from fastscan.toolcalls.files import (
-    CheckResult,
-    ConvertResult,
-    ToolcallsError,
-    check,
-    check_records,
-    convert,
-    convert_records,
-)
+from fastscan.toolcalls.check import CheckResult, check, check_records
+from fastscan.toolcalls.convert import ConvertResult, convert, convert_records
+from fastscan.toolcalls.files import ToolcallsError
 from fastscan.toolcalls.tables import FORMATS, LOSSES, MODES, RULES, canonical, normalize_type
 
 __all__ = [

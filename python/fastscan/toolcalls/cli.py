@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from fastscan.terminal import EXIT_FAILED, EXIT_OK
-from fastscan.toolcalls.files import check, convert
+from fastscan.toolcalls.check import check
+from fastscan.toolcalls.convert import convert
 from fastscan.toolcalls.tables import FORMATS, LOSSES, RULES
 
 
@@ -21,7 +22,9 @@ def _print_files(report: dict[str, Any]) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    result = check(args.files, args.output, format=args.format, threads=args.threads, overwrite=args.overwrite)
+    result = check(
+        args.files, args.output, format=args.format, threads=args.threads, overwrite=args.overwrite
+    )
     r = result.report
     t = r["totals"]
     print(
@@ -88,28 +91,45 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     chk.add_argument("files", nargs="+", help=".jsonl[.gz|.zst] / .parquet files, dirs or globs")
-    chk.add_argument("-o", "--output", help="write valid/, invalid/, rejects/, violations.parquet, report.json here")
-    chk.add_argument("--format", choices=FORMATS, help="read every record as this format (default: detect)")
-    chk.add_argument("--strict", action="store_true", help="exit 1 when any record is invalid or rejected")
-    chk.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT")
+    chk.add_argument(
+        "-o",
+        "--output",
+        help="write valid/, invalid/, rejects/, violations.parquet, report.json here",
+    )
+    chk.add_argument(
+        "--format", choices=FORMATS, help="read every record as this format (default: detect)"
+    )
+    chk.add_argument(
+        "--strict", action="store_true", help="exit 1 when any record is invalid or rejected"
+    )
+    chk.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
+    )
     chk.add_argument("--threads", type=int, default=None)
     chk.set_defaults(func=cmd_check)
     losses = "\n".join(f"  {code:<18} {what}" for code, what in LOSSES)
     conv = tsub.add_parser(
         "convert",
         help="convert records to another format, losslessly or with a named loss",
-        epilog="losses (a record that would lose one is not converted unless --allow-loss names it):\n"
-        + losses,
+        epilog="losses (a record that would lose one is not converted unless --allow-loss "
+        "names it):\n" + losses,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     conv.add_argument("files", nargs="+", help=".jsonl[.gz|.zst] / .parquet files, dirs or globs")
     conv.add_argument("--to", required=True, choices=FORMATS, help="the target format")
-    conv.add_argument("--from", dest="from_format", choices=FORMATS, help="the source format (default: detect)")
+    conv.add_argument(
+        "--from", dest="from_format", choices=FORMATS, help="the source format (default: detect)"
+    )
     conv.add_argument("-o", "--output", required=True, help="output directory")
     conv.add_argument(
-        "--allow-loss", action="append", default=[], metavar="CODE[,CODE]",
+        "--allow-loss",
+        action="append",
+        default=[],
+        metavar="CODE[,CODE]",
         help="convert records that lose these parts, dropping them (counted in the report)",
     )
-    conv.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT")
+    conv.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
+    )
     conv.add_argument("--threads", type=int, default=None)
     conv.set_defaults(func=cmd_convert)

@@ -28,10 +28,35 @@ INJECTABLE = (
     "malformed_schema",
 )
 
-_WORDS = (
-    "city weather stock price user order ticket flight hotel search query limit offset "
-    "currency amount date time zone lang region email phone name title body tag status"
-).split()
+_WORDS = [
+    "city",
+    "weather",
+    "stock",
+    "price",
+    "user",
+    "order",
+    "ticket",
+    "flight",
+    "hotel",
+    "search",
+    "query",
+    "limit",
+    "offset",
+    "currency",
+    "amount",
+    "date",
+    "time",
+    "zone",
+    "lang",
+    "region",
+    "email",
+    "phone",
+    "name",
+    "title",
+    "body",
+    "tag",
+    "status",
+]
 
 
 def _word(rng: random.Random) -> str:
@@ -67,7 +92,11 @@ def random_tool(rng: random.Random) -> dict[str, Any]:
         params["required"] = required
     return {
         "type": "function",
-        "function": {"name": _ident(rng), "description": f"Looks up the {_word(rng)}.", "parameters": params},
+        "function": {
+            "name": _ident(rng),
+            "description": f"Looks up the {_word(rng)}.",
+            "parameters": params,
+        },
     }
 
 
@@ -76,7 +105,7 @@ def _value(rng: random.Random, schema: dict[str, Any]) -> Any:
         return rng.choice(schema["enum"])
     t = schema.get("type")
     if t == "string":
-        return rng.choice(["Paris", "2024-05-01", "hello world", "EUR", "o'clock \"quoted\""])
+        return rng.choice(["Paris", "2024-05-01", "hello world", "EUR", 'o\'clock "quoted"'])
     if t == "integer":
         return rng.randint(-5, 500)
     if t == "number":
@@ -125,7 +154,9 @@ def random_record(rng: random.Random) -> dict[str, Any]:
             )
         messages.append({"role": "assistant", "content": None, "tool_calls": calls})
         for c in calls:
-            messages.append({"role": "tool", "tool_call_id": c["id"], "content": json.dumps({"ok": True})})
+            messages.append(
+                {"role": "tool", "tool_call_id": c["id"], "content": json.dumps({"ok": True})}
+            )
     messages.append({"role": "assistant", "content": "Here is what I found."})
     return {"messages": messages, "tools": tools}
 
@@ -158,7 +189,11 @@ def inject(rng: random.Random, record: dict[str, Any], rule: str) -> dict[str, A
             return None
         del args[rng.choice(present)]
     elif rule == "type_mismatch":
-        typed = [k for k in args if props[k].get("type") in ("integer", "string", "boolean") and "enum" not in props[k]]
+        typed = [
+            k
+            for k in args
+            if props[k].get("type") in ("integer", "string", "boolean") and "enum" not in props[k]
+        ]
         if not typed:
             return None
         k = rng.choice(typed)
@@ -185,8 +220,12 @@ def inject(rng: random.Random, record: dict[str, Any], rule: str) -> dict[str, A
                 m["tool_call_id"] = calls[0]["id"]
         return r
     elif rule == "orphan_tool_response":
-        last = next(i for i in range(len(r["messages"]) - 1, -1, -1) if r["messages"][i]["role"] == "tool")
-        r["messages"].insert(last + 1, {"role": "tool", "tool_call_id": "call_nowhere", "content": "{}"})
+        last = next(
+            i for i in range(len(r["messages"]) - 1, -1, -1) if r["messages"][i]["role"] == "tool"
+        )
+        r["messages"].insert(
+            last + 1, {"role": "tool", "tool_call_id": "call_nowhere", "content": "{}"}
+        )
         return r
     elif rule == "empty_tool_name":
         fn["name"] = ""
@@ -200,7 +239,9 @@ def inject(rng: random.Random, record: dict[str, Any], rule: str) -> dict[str, A
     return r
 
 
-def dataset(n: int, seed: int = 0, error_rate: float = 0.1) -> list[tuple[dict[str, Any], str | None]]:
+def dataset(
+    n: int, seed: int = 0, error_rate: float = 0.1
+) -> list[tuple[dict[str, Any], str | None]]:
     """`n` records, each ``(record, injected rule or None)``; about `error_rate` of them hold
     one injected error, spread over :data:`INJECTABLE`."""
     rng = random.Random(seed)

@@ -19,7 +19,9 @@ LOSSES: tuple[tuple[str, str], ...] = tuple(_TABLES["losses"])
 MODES: tuple[str, ...] = tuple(_TABLES["modes"])
 
 
-def canonical(record: str | dict[str, Any], format: str | None = None) -> tuple[str, dict[str, Any]]:
+def canonical(
+    record: str | dict[str, Any], format: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """``(format, canonical record)`` of one record (a dict or its JSON text); the format is
     detected when not given. Raises ValueError when the record cannot be read."""
     text = record if isinstance(record, str) else json.dumps(record)

@@ -149,11 +149,11 @@ impl PyToolCalls {
                 ("tool", Arc::new(v_tool.finish())),
             ],
         )?;
-        Ok(pyo3::types::PyTuple::new(py, [records, violations])?)
+        pyo3::types::PyTuple::new(py, [records, violations])
     }
 
-    /// Converts an Arrow array of JSON records to `to`: one row per record (status converted /
-    /// not_converted / rejected, output, from, reason, detail, lost).
+    /// Converts an Arrow array of JSON records to `to`: one row per record (status `converted`,
+    /// `not_converted` or `rejected`; output, from, reason, detail, lost).
     #[pyo3(signature = (array, to, *, from_format = None, allow = Vec::new()))]
     fn convert<'py>(
         &self,

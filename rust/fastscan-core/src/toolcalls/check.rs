@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::model::{kind_of, Arguments, Record, Role};
+use super::model::{kind_of, Arguments, Call, Message, Record, Role};
 
 /// The rule codes, with what each reports.
 pub const RULES: &[(&str, &str)] = &[
@@ -57,6 +57,37 @@ pub fn check(record: &Record) -> Vec<Violation> {
         list: Vec::new(),
         tool: None,
     };
+    check_tools(record, &mut out);
+    let mut seen = Seen::default();
+    for (mi, m) in record.messages.iter().enumerate() {
+        if m.role == Role::Tool {
+            check_response(m, mi, &mut seen, &mut out);
+        } else {
+            for (ci, c) in m.calls.iter().enumerate() {
+                seen.pending += 1;
+                seen.called.push(&c.name);
+                check_call(
+                    record,
+                    c,
+                    &format!("messages[{mi}].calls[{ci}]"),
+                    &mut seen,
+                    &mut out,
+                );
+            }
+        }
+    }
+    out.list
+}
+
+/// What the calls so far have said: their ids and names, and the responses still owed.
+#[derive(Default)]
+struct Seen<'r> {
+    ids: Vec<&'r str>,
+    called: Vec<&'r str>,
+    pending: usize,
+}
+
+fn check_tools<'r>(record: &'r Record, out: &mut Out<'r>) {
     for (ti, t) in record.tools.iter().enumerate() {
         out.tool = Some(&t.name);
         if t.name.trim().is_empty() {
@@ -72,119 +103,107 @@ pub fn check(record: &Record) -> Vec<Violation> {
             out.push("malformed_schema", format!("tools[{ti}].{at}"), p.clone());
         }
     }
-    let mut ids: Vec<&str> = Vec::new();
-    let mut pending: usize = 0;
-    let mut called: Vec<&str> = Vec::new();
-    for (mi, m) in record.messages.iter().enumerate() {
-        match m.role {
-            Role::Tool => {
-                out.tool = m.name.as_deref();
-                let path = format!("messages[{mi}]");
-                if let Some(id) = &m.call_id {
-                    if !ids.contains(&id.as_str()) {
-                        out.push(
-                            "orphan_tool_response",
-                            path,
-                            format!("tool response for call id {id:?}, which no earlier call has"),
-                        );
-                        continue;
-                    }
-                } else if pending == 0 {
-                    out.push(
-                        "orphan_tool_response",
-                        path,
-                        "a tool response with no call before it".into(),
-                    );
-                    continue;
-                } else if let Some(n) = &m.name {
-                    if !called.contains(&n.as_str()) {
-                        out.push(
-                            "orphan_tool_response",
-                            path,
-                            format!("a response from {n:?}, which no earlier call names"),
-                        );
-                        continue;
-                    }
-                }
-                pending = pending.saturating_sub(1);
-            }
-            _ => {
-                for (ci, c) in m.calls.iter().enumerate() {
-                    let base = format!("messages[{mi}].calls[{ci}]");
-                    out.tool = Some(&c.name);
-                    pending += 1;
-                    called.push(&c.name);
-                    if let Some(id) = &c.id {
-                        if ids.contains(&id.as_str()) {
-                            out.push(
-                                "duplicate_call_id",
-                                format!("{base}.id"),
-                                format!("call id {id:?} is used twice"),
-                            );
-                        }
-                        ids.push(id);
-                    }
-                    if let Some(issue) = &c.encoding_issue {
-                        out.push(
-                            "arguments_encoding",
-                            format!("{base}.arguments"),
-                            issue.clone(),
-                        );
-                    }
-                    let args = match &c.arguments {
-                        Arguments::Invalid { error, .. } => {
-                            out.push(
-                                "invalid_arguments",
-                                format!("{base}.arguments"),
-                                format!("arguments do not parse: {error}"),
-                            );
-                            None
-                        }
-                        Arguments::Parsed(Value::Object(o)) => Some(o),
-                        Arguments::Parsed(other) => {
-                            out.push(
-                                "invalid_arguments",
-                                format!("{base}.arguments"),
-                                format!("arguments are {}, not an object", kind_of(other)),
-                            );
-                            None
-                        }
-                    };
-                    if c.name.trim().is_empty() {
-                        out.push(
-                            "empty_tool_name",
-                            format!("{base}.name"),
-                            "a call has an empty tool name".into(),
-                        );
-                        continue;
-                    }
-                    let Some(tool) = record.tool(&c.name) else {
-                        out.push(
-                            "unknown_tool",
-                            format!("{base}.name"),
-                            format!(
-                                "{:?} is not among the {} tools offered",
-                                c.name,
-                                record.tools.len()
-                            ),
-                        );
-                        continue;
-                    };
-                    if let Some(args) = args {
-                        if tool.problems.is_empty() {
-                            check_object(
-                                args,
-                                &tool.parameters,
-                                &format!("{base}.arguments"),
-                                &mut out,
-                            );
-                        }
-                    }
-                }
-            }
+}
+
+fn check_response<'r>(m: &'r Message, mi: usize, seen: &mut Seen<'r>, out: &mut Out<'r>) {
+    out.tool = m.name.as_deref();
+    let path = format!("messages[{mi}]");
+    if let Some(id) = &m.call_id {
+        if !seen.ids.contains(&id.as_str()) {
+            out.push(
+                "orphan_tool_response",
+                path,
+                format!("tool response for call id {id:?}, which no earlier call has"),
+            );
+            return;
+        }
+    } else if seen.pending == 0 {
+        out.push(
+            "orphan_tool_response",
+            path,
+            "a tool response with no call before it".into(),
+        );
+        return;
+    } else if let Some(n) = &m.name {
+        if !seen.called.contains(&n.as_str()) {
+            out.push(
+                "orphan_tool_response",
+                path,
+                format!("a response from {n:?}, which no earlier call names"),
+            );
+            return;
         }
     }
-    out.list
+    seen.pending = seen.pending.saturating_sub(1);
+}
+
+fn check_call<'r>(
+    record: &'r Record,
+    c: &'r Call,
+    base: &str,
+    seen: &mut Seen<'r>,
+    out: &mut Out<'r>,
+) {
+    out.tool = Some(&c.name);
+    if let Some(id) = &c.id {
+        if seen.ids.contains(&id.as_str()) {
+            out.push(
+                "duplicate_call_id",
+                format!("{base}.id"),
+                format!("call id {id:?} is used twice"),
+            );
+        }
+        seen.ids.push(id);
+    }
+    if let Some(issue) = &c.encoding_issue {
+        out.push(
+            "arguments_encoding",
+            format!("{base}.arguments"),
+            issue.clone(),
+        );
+    }
+    let args = match &c.arguments {
+        Arguments::Invalid { error, .. } => {
+            out.push(
+                "invalid_arguments",
+                format!("{base}.arguments"),
+                format!("arguments do not parse: {error}"),
+            );
+            None
+        }
+        Arguments::Parsed(Value::Object(o)) => Some(o),
+        Arguments::Parsed(other) => {
+            out.push(
+                "invalid_arguments",
+                format!("{base}.arguments"),
+                format!("arguments are {}, not an object", kind_of(other)),
+            );
+            None
+        }
+    };
+    if c.name.trim().is_empty() {
+        out.push(
+            "empty_tool_name",
+            format!("{base}.name"),
+            "a call has an empty tool name".into(),
+        );
+        return;
+    }
+    let Some(tool) = record.tool(&c.name) else {
+        out.push(
+            "unknown_tool",
+            format!("{base}.name"),
+            format!(
+                "{:?} is not among the {} tools offered",
+                c.name,
+                record.tools.len()
+            ),
+        );
+        return;
+    };
+    if let (Some(args), true) = (args, tool.problems.is_empty()) {
+        check_object(args, &tool.parameters, &format!("{base}.arguments"), out);
+    }
 }
 
 fn type_names(schema: &Map<String, Value>) -> Vec<&str> {
@@ -208,6 +227,8 @@ fn is_type(v: &Value, t: &str) -> bool {
     }
 }
 
+// Enum membership is exact: 1 and 1.0 are the same number, 1.0000001 is not.
+#[allow(clippy::float_cmp)]
 fn same(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
@@ -249,7 +270,7 @@ fn check_value(v: &Value, schema: &Value, path: &str, out: &mut Out<'_>) {
             }
         }
         Value::Object(o) if s.contains_key("properties") || s.contains_key("required") => {
-            check_object(o, schema, path, out)
+            check_object(o, schema, path, out);
         }
         _ => {}
     }

@@ -22,15 +22,11 @@ pub fn read_record(line: &[u8], format: Option<Format>) -> Result<(Format, Recor
         reason: "unparseable_json",
         detail: e.to_string(),
     })?;
-    let format = match format.or_else(|| formats::detect(&value)) {
-        Some(f) => f,
-        None => {
-            return Err(ReadError {
-                reason: "unknown_format",
-                detail: "the record matches none of the formats (pass the format to read it as)"
-                    .into(),
-            })
-        }
+    let Some(format) = format.or_else(|| formats::detect(&value)) else {
+        return Err(ReadError {
+            reason: "unknown_format",
+            detail: "the record matches none of the formats (pass the format to read it as)".into(),
+        });
     };
     formats::read(&value, format).map(|r| (format, r))
 }
@@ -89,7 +85,7 @@ pub fn convert_record(
         let want = record.canonical();
         if back.as_ref() != Ok(&want) {
             let detail = match back {
-                Ok(got) => first_difference(&want, &got, String::new()),
+                Ok(got) => first_difference(&want, &got, ""),
                 Err(e) => format!("the written record does not read back: {}", e.detail),
             };
             return Err(NotConverted::Loss(Loss {
@@ -106,13 +102,13 @@ pub fn convert_record(
 }
 
 /// The path of the first place two canonical records differ, for messages.
-fn first_difference(want: &Value, got: &Value, path: String) -> String {
+fn first_difference(want: &Value, got: &Value, path: &str) -> String {
     match (want, got) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 match b.get(k) {
                     Some(w) if w == v => {}
-                    Some(w) => return first_difference(v, w, format!("{path}.{k}")),
+                    Some(w) => return first_difference(v, w, &format!("{path}.{k}")),
                     None => return format!("{path}.{k} is lost"),
                 }
             }
@@ -124,7 +120,7 @@ fn first_difference(want: &Value, got: &Value, path: String) -> String {
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (v, w)) in a.iter().zip(b).enumerate() {
                 if v != w {
-                    return first_difference(v, w, format!("{path}[{i}]"));
+                    return first_difference(v, w, &format!("{path}[{i}]"));
                 }
             }
             format!("{path} differs")

@@ -24,7 +24,7 @@ pub const MODES: &[&str] = &[
 ];
 
 /// Scalars of a value, as text (strings of 3+ characters, numbers of 2+ digits).
-fn scalars<'a>(v: &'a Value, out: &mut Vec<String>) {
+fn scalars(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if s.chars().count() >= 3 => out.push(s.clone()),
         Value::Number(n) if n.to_string().len() >= 2 => out.push(n.to_string()),

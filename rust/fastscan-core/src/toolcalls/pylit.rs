@@ -183,12 +183,11 @@ impl<'a> Parser<'a> {
                 return Ok(Value::Number(u.into()));
             }
         }
-        match t.parse::<f64>().ok().and_then(Number::from_f64) {
-            Some(n) => Ok(Value::Number(n)),
-            None => {
-                self.pos = start;
-                self.err(format!("bad number {t:?}"))
-            }
+        if let Some(n) = t.parse::<f64>().ok().and_then(Number::from_f64) {
+            Ok(Value::Number(n))
+        } else {
+            self.pos = start;
+            self.err(format!("bad number {t:?}"))
         }
     }
 
@@ -264,7 +263,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `name(k=v, ...)`; positional arguments are an error (no names to give them).
-    fn call(&mut self) -> Result<(String, Map<String, Value>), ParseError> {
+    fn call(&mut self) -> Result<ParsedCall, ParseError> {
         let Some(name) = self.ident() else {
             return self.err("expected a function name");
         };
@@ -301,8 +300,11 @@ pub fn parse_value(text: &str) -> Result<Value, ParseError> {
     Ok(v)
 }
 
+/// One parsed call: the function name and its keyword arguments.
+pub type ParsedCall = (String, Map<String, Value>);
+
 /// Parses `[f(a=1), g(b="x")]` (or one call without brackets): `(name, arguments)` per call.
-pub fn parse_calls(text: &str) -> Result<Vec<(String, Map<String, Value>)>, ParseError> {
+pub fn parse_calls(text: &str) -> Result<Vec<ParsedCall>, ParseError> {
     let mut p = Parser::new(text);
     let bracketed = p.eat(b'[');
     let mut calls = Vec::new();

@@ -365,10 +365,30 @@ fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value
             out.insert("items".into(), s);
         }
     }
-    match m.get("required") {
-        None | Some(Value::Bool(_)) => {
+    match required(m, &optional_children, path, problems) {
+        Some(r) => {
+            out.insert("required".into(), r);
+        }
+        None => {
             out.remove("required");
         }
+    }
+    if m.get("required").and_then(Value::as_bool) == Some(false) {
+        optional = true;
+    }
+    (Value::Object(out), optional)
+}
+
+/// A schema's `required`, normalised: the names as a sorted set without the children whose
+/// spelling said optional; `None` when nothing is required.
+fn required(
+    m: &Map<String, Value>,
+    optional_children: &[String],
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Option<Value> {
+    match m.get("required") {
+        None | Some(Value::Bool(_)) => None,
         Some(Value::Array(names)) => {
             let mut req: Vec<String> = Vec::new();
             for n in names {
@@ -392,27 +412,16 @@ fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value
                 }
             }
             req.sort();
-            if req.is_empty() {
-                out.remove("required");
-            } else {
-                out.insert(
-                    "required".into(),
-                    Value::Array(req.into_iter().map(Value::String).collect()),
-                );
-            }
+            (!req.is_empty()).then(|| Value::Array(req.into_iter().map(Value::String).collect()))
         }
         Some(other) => {
             problems.push(format!(
                 "{path}.required is {}, not an array",
                 super::model::kind_of(other)
             ));
-            out.remove("required");
+            None
         }
     }
-    if m.get("required").and_then(Value::as_bool) == Some(false) {
-        optional = true;
-    }
-    (Value::Object(out), optional)
 }
 
 /// The Python spelling xLAM-style flat parameter maps use for a canonical type; `None` when the

@@ -1,4 +1,4 @@
-//! Message-list formats: OpenAI chat (`tools` + `tool_calls` with JSON-string arguments), its
+//! Message-list formats: `OpenAI` chat (`tools` + `tool_calls` with JSON-string arguments), its
 //! legacy `functions` / `function_call` form, and `LMFlow`'s `conversation` records (roles
 //! `function` for a call and `observation` for its result, `system` and `tools` beside).
 
@@ -8,7 +8,7 @@ use super::{
     arguments_text, array, call_from, call_object, no_ids, no_response_names, no_text_beside, obj,
     one_call_per_turn, split_system, text, tools_from, Format, Loss, ReadError, Sink,
 };
-use crate::toolcalls::model::{Message, Record, Role};
+use crate::toolcalls::model::{Message, Record, Role, Tool};
 
 pub(super) fn read(v: &Value, format: Format) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
@@ -72,6 +72,8 @@ fn tools_openai(record: &Record) -> Value {
     )
 }
 
+// Every writer returns `Result`; this one never fails (OpenAI chat holds every record).
+#[allow(clippy::unnecessary_wraps)]
 pub(super) fn write_openai(record: &Record, _sink: &mut Sink<'_>) -> Result<Value, Loss> {
     let mut messages = Vec::new();
     for m in &record.messages {
@@ -154,7 +156,7 @@ pub(super) fn write_functions(record: &Record, sink: &mut Sink<'_>) -> Result<Va
     if !record.tools.is_empty() {
         out.insert(
             "functions".into(),
-            Value::Array(record.tools.iter().map(|t| t.spec()).collect()),
+            Value::Array(record.tools.iter().map(Tool::spec).collect()),
         );
     }
     Ok(Value::Object(out))
@@ -257,7 +259,7 @@ pub(super) fn write_lmflow(record: &Record, sink: &mut Sink<'_>) -> Result<Value
     }
     out.insert(
         "tools".into(),
-        Value::Array(record.tools.iter().map(|t| t.spec()).collect()),
+        Value::Array(record.tools.iter().map(Tool::spec).collect()),
     );
     out.insert("messages".into(), Value::Array(messages));
     Ok(Value::Object(out))

@@ -127,7 +127,7 @@ pub(super) fn write(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss>
             Role::User | Role::System => turns.push(format!("USER: {}", m.content)),
             Role::Tool => turns.push(format!("FUNCTION RESPONSE: {}", m.content)),
             Role::Assistant if m.calls.is_empty() => {
-                turns.push(format!("ASSISTANT: {} {END}", m.content))
+                turns.push(format!("ASSISTANT: {} {END}", m.content));
             }
             Role::Assistant => {
                 one_call_per_turn(m, i, sink)?;

@@ -28,16 +28,13 @@ pub(super) fn blocks<'a>(s: &'a str, open: &str, close: &str) -> (String, Vec<&'
     while let Some(i) = rest.find(open) {
         outside.push_str(&rest[..i]);
         let after = &rest[i + open.len()..];
-        match after.find(close) {
-            Some(j) => {
-                inside.push(&after[..j]);
-                rest = &after[j + close.len()..];
-            }
-            None => {
-                // An unclosed block runs to the end.
-                inside.push(after);
-                rest = "";
-            }
+        if let Some(j) = after.find(close) {
+            inside.push(&after[..j]);
+            rest = &after[j + close.len()..];
+        } else {
+            // An unclosed block runs to the end.
+            inside.push(after);
+            rest = "";
         }
     }
     outside.push_str(rest);
@@ -60,20 +57,18 @@ fn parse_call(inner: &str) -> Call {
     let parsed = serde_json::from_str::<Value>(inner.trim())
         .ok()
         .or_else(|| crate::toolcalls::pylit::parse_value(inner.trim()).ok());
-    match parsed {
-        Some(v @ Value::Object(_)) => call_from(&v, "hermes", true),
-        _ => {
-            let mut c = Call::new(
-                "",
-                Arguments::Invalid {
-                    raw: inner.trim().to_owned(),
-                    error: "the tool call is not a JSON object".into(),
-                },
-            );
-            c.raw_arguments = Some(inner.trim().to_owned());
-            c
-        }
+    if let Some(v @ Value::Object(_)) = parsed {
+        return call_from(&v, "hermes", true);
     }
+    let mut c = Call::new(
+        "",
+        Arguments::Invalid {
+            raw: inner.trim().to_owned(),
+            error: "the tool call is not a JSON object".into(),
+        },
+    );
+    c.raw_arguments = Some(inner.trim().to_owned());
+    c
 }
 
 fn tool_messages(inners: &[&str]) -> Vec<Message> {

@@ -31,7 +31,7 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
             "human" | "user" => record.messages.push(Message::new(Role::User, value)),
             "gpt" | "assistant" => record.messages.push(Message::new(Role::Assistant, value)),
             "observation" | "tool" | "function" => {
-                record.messages.push(Message::new(Role::Tool, value))
+                record.messages.push(Message::new(Role::Tool, value));
             }
             "function_call" => {
                 let calls = match serde_json::from_str::<Value>(&value) {

@@ -96,7 +96,7 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
                 None => record.messages.push(Message::new(Role::Assistant, value)),
             },
             "tool" | "function" | "observation" => {
-                record.messages.push(Message::new(Role::Tool, value))
+                record.messages.push(Message::new(Role::Tool, value));
             }
             "system" => record.messages.push(Message::new(Role::System, value)),
             other => {

@@ -6,6 +6,7 @@
 //! value is the string itself where the tool declares a string, JSON otherwise (and wherever
 //! the bare string would read back as something else).
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -153,12 +154,13 @@ pub(super) fn write(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss>
             Role::Tool => {
                 results.push_str("<result>\n");
                 if let Some(n) = &m.name {
-                    results.push_str(&format!("<tool_name>{}</tool_name>\n", escape(n)));
+                    let _ = writeln!(results, "<tool_name>{}</tool_name>", escape(n));
                 }
-                results.push_str(&format!(
-                    "<stdout>\n{}\n</stdout>\n</result>\n",
+                let _ = writeln!(
+                    results,
+                    "<stdout>\n{}\n</stdout>\n</result>",
                     escape(&m.content)
-                ));
+                );
             }
             Role::User => {
                 flush(&mut results, &mut messages);
@@ -182,17 +184,18 @@ pub(super) fn write(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss>
                             })?;
                             continue;
                         };
-                        calls.push_str(&format!("<invoke name=\"{}\">\n", escape(&c.name)));
+                        let _ = writeln!(calls, "<invoke name=\"{}\">", escape(&c.name));
                         for (k, v) in args {
                             let Some(text) = write_value(tool, k, v) else {
                                 sink.lose("argument_values", || format!("argument {k:?} of {:?} is not the string its tool declares", c.name))?;
                                 continue;
                             };
-                            calls.push_str(&format!(
-                                "<parameter name=\"{}\">{}</parameter>\n",
+                            let _ = writeln!(
+                                calls,
+                                "<parameter name=\"{}\">{}</parameter>",
                                 escape(k),
                                 escape(&text)
-                            ));
+                            );
                         }
                         calls.push_str("</invoke>\n");
                     }

@@ -1,0 +1,195 @@
+"""``check``: every record's calls against the tools it offers, over files or in memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fastscan import _fastscan
+from fastscan.toolcalls.files import (
+    MAX_RECORD_BYTES,
+    VIOLATIONS,
+    Block,
+    FileRun,
+    ToolcallsError,
+    concat,
+    finish_report,
+    mark_oversized,
+    merged,
+    prepare,
+    run_files,
+    shards_of,
+    totals,
+)
+from fastscan.toolcalls.tables import FORMATS, MODES, RULES
+
+STATUSES = ("valid", "invalid", "rejected")
+
+VIOLATION_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("record", pa.uint64()),
+        ("rule", pa.string()),
+        ("path", pa.string()),
+        ("message", pa.string()),
+        ("tool", pa.string()),
+    ]
+)
+RECORD_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("record", pa.uint64()),
+        ("status", pa.string()),
+        ("format", pa.string()),
+        ("mode", pa.string()),
+        ("violations", pa.uint32()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+@dataclass
+class CheckResult:
+    """What ``check`` found. ``records``: one row per record (file, record, status, format,
+    mode, violations, reason, detail); ``violations``: one row per violation (file, record,
+    rule, path, message, tool); ``report``: the counts written to report.json."""
+
+    records: pa.Table
+    violations: pa.Table
+    report: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """No file failed."""
+        return not any(f.get("error") for f in self.report["files"])
+
+
+class _Checker:
+    """The per-block step of a check run."""
+
+    def __init__(self, engine: Any, format: str | None) -> None:
+        self.engine = engine
+        self.format = format
+
+    def __call__(self, run: FileRun, b: Block) -> None:
+        records, violations = self.engine.check(b.lines, format=self.format)
+        records = mark_oversized(b, records)
+        if pc.any(b.oversized).as_py():
+            violations = violations.filter(
+                pc.invert(pc.take(b.oversized, violations.column("record")))
+            )
+        status = records.column("status")
+        run.tally(status)
+        run.count("formats", records.column("format"))
+        run.count("modes", records.column("mode"))
+        run.count("calls", pc.list_flatten(records.column("called")))
+        run.count("rules", violations.column("rule"))
+        run.count("tool_violations", violations.column("tool"))
+        rejected = pc.equal(status, "rejected")
+        run.count("rejects", records.column("reason").filter(rejected))
+        run.keep("records", records.drop_columns(["called"]), b.rows)
+        run.keep("violations", violations, b.rows, "record")
+        if run.shard is None:
+            return
+        for kind in ("valid", "invalid"):
+            mask = pc.equal(status, kind)
+            if not pc.any(mask).as_py():
+                continue
+            if b.table is not None:
+                run.write_parquet(f"{kind}/{run.shard.relative}", b.table.filter(mask))
+            else:
+                run.write_lines(f"{kind}/{run.shard.relative}", b.lines, mask)
+        run.write_rejects("rejects", b, records, rejected)
+
+
+def check(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    format: str | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+) -> CheckResult:
+    """Checks every record of `inputs` (files, directories, globs of JSONL / JSONL.gz /
+    JSONL.zst / Parquet) against the tools it offers.
+
+    With `out`, writes ``valid/`` and ``invalid/`` (records verbatim, compressed like their
+    input, the input layout mirrored), ``rejects/`` (records that could not be read, with the
+    reason), ``violations.parquet`` and ``report.json``. `format` reads every record in that
+    format instead of detecting it per record.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if format is not None and format not in FORMATS:
+        raise ToolcallsError(f"unknown format {format!r}; the formats are {', '.join(FORMATS)}")
+    out_dir = Path(out) if out is not None else None
+    shards = shards_of(inputs, out_dir)
+    if out_dir is not None:
+        prepare(out_dir, overwrite)
+    sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
+    names = [os.fspath(i) for i in inputs]
+    return _run(sources, out_dir, format, threads, names, max_record_bytes)
+
+
+def check_records(
+    records: Iterable[dict[str, Any] | str],
+    *,
+    format: str | None = None,
+    threads: int | None = None,
+) -> CheckResult:
+    """Checks records in memory (dicts or JSON texts); ``file`` is ``"<records>"``."""
+    if format is not None and format not in FORMATS:
+        raise ToolcallsError(f"unknown format {format!r}; the formats are {', '.join(FORMATS)}")
+    return _run([(None, records)], None, format, threads, ["<records>"], MAX_RECORD_BYTES)
+
+
+def _run(
+    sources: list[tuple[Any, Any]],
+    out: Path | None,
+    format: str | None,
+    threads: int | None,
+    inputs: list[str],
+    max_record_bytes: int,
+) -> CheckResult:
+    engine = _fastscan.ToolCalls(threads=threads)
+    entries, runs, outputs = run_files(
+        sources, out, STATUSES, _Checker(engine, format), max_record_bytes
+    )
+    violations = concat([t for r in runs for t in r.tables["violations"]], VIOLATION_SCHEMA)
+    if out is not None:
+        part = out / (VIOLATIONS + ".part")
+        pq.write_table(violations, part, compression="zstd")
+        os.replace(part, out / VIOLATIONS)
+        outputs.append(VIOLATIONS)
+    calls = merged(runs, "calls")
+    tool_violations = merged(runs, "tool_violations")
+    report = {
+        "command": "toolcalls check",
+        "inputs": inputs,
+        "format": format or "auto",
+        "totals": totals(entries, STATUSES),
+        "files": entries,
+        "rules": merged(runs, "rules", zero=[code for code, _ in RULES]),
+        "rejects": merged(runs, "rejects"),
+        "formats": merged(runs, "formats"),
+        "modes": merged(runs, "modes", zero=MODES),
+        "tools": {
+            name: {"calls": calls.get(name, 0), "violations": tool_violations.get(name, 0)}
+            for name in sorted(
+                set(calls) | set(tool_violations), key=lambda n: (-calls.get(n, 0), n)
+            )
+        },
+        "outputs": outputs,
+    }
+    finish_report(out, report)
+    records = concat([t for r in runs for t in r.tables["records"]], RECORD_SCHEMA)
+    return CheckResult(records=records, violations=violations, report=report)

@@ -1,0 +1,184 @@
+"""``convert``: records to another format, losslessly or with a named, counted loss."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fastscan import _fastscan
+from fastscan.toolcalls.files import (
+    MAX_RECORD_BYTES,
+    Block,
+    FileRun,
+    ToolcallsError,
+    concat,
+    finish_report,
+    jsonl_name,
+    mark_oversized,
+    merged,
+    prepare,
+    run_files,
+    shards_of,
+    totals,
+)
+from fastscan.toolcalls.tables import FORMATS, LOSSES
+
+STATUSES = ("converted", "not_converted", "rejected")
+
+RECORD_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("record", pa.uint64()),
+        ("status", pa.string()),
+        ("output", pa.string()),
+        ("from", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("lost", pa.list_(pa.string())),
+    ]
+)
+
+
+@dataclass
+class ConvertResult:
+    """What ``convert`` did. ``records``: one row per record (file, record, status, output,
+    from, reason, detail, lost); ``report``: the counts written to report.json."""
+
+    records: pa.Table
+    report: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """No file failed."""
+        return not any(f.get("error") for f in self.report["files"])
+
+
+def _formats(*names: str | None) -> None:
+    for name in names:
+        if name is not None and name not in FORMATS:
+            raise ToolcallsError(f"unknown format {name!r}; the formats are {', '.join(FORMATS)}")
+
+
+def _allowed(allow: Sequence[str]) -> list[str]:
+    codes = [c for c, _ in LOSSES]
+    for a in allow:
+        if a not in codes:
+            raise ToolcallsError(f"unknown loss {a!r}; the losses are {', '.join(codes)}")
+    return list(allow)
+
+
+class _Converter:
+    """The per-block step of a convert run."""
+
+    def __init__(self, engine: Any, to: str, from_format: str | None, allow: list[str]) -> None:
+        self.engine = engine
+        self.to = to
+        self.from_format = from_format
+        self.allow = allow
+
+    def __call__(self, run: FileRun, b: Block) -> None:
+        res = self.engine.convert(b.lines, self.to, from_format=self.from_format, allow=self.allow)
+        res = mark_oversized(b, res)
+        status = res.column("status")
+        run.tally(status)
+        not_converted = pc.equal(status, "not_converted")
+        rejected = pc.equal(status, "rejected")
+        run.count("not_converted", res.column("reason").filter(not_converted))
+        run.count("rejects", res.column("reason").filter(rejected))
+        run.count("lost", pc.list_flatten(res.column("lost")))
+        run.count("formats", res.column("from"))
+        run.keep("records", res, b.rows)
+        if run.shard is None:
+            return
+        converted = pc.equal(status, "converted")
+        if pc.any(converted).as_py():
+            run.write_lines(jsonl_name(run.shard), res.column("output").filter(converted))
+        run.write_rejects("not_converted", b, res, not_converted)
+        run.write_rejects("rejects", b, res, rejected)
+
+
+def convert(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    to: str,
+    out: str | os.PathLike[str],
+    *,
+    from_format: str | None = None,
+    allow: Sequence[str] = (),
+    threads: int | None = None,
+    overwrite: bool = False,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+) -> ConvertResult:
+    """Converts every record of `inputs` to the format `to`, into `out` (the input layout
+    mirrored; JSONL compressed like the input, ``.jsonl.zst`` for Parquet input).
+
+    A record the target cannot hold whole is not converted: it goes to ``not_converted/`` with
+    the loss code and what was lost, unless that loss is in `allow` (then it is converted
+    without the part and counted under ``lost``). Records that cannot be read go to
+    ``rejects/``. Every conversion that drops nothing is verified by reading the written record
+    back (``not_representable`` when it differs).
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    _formats(to, from_format)
+    allowed = _allowed(allow)
+    out_dir = Path(out)
+    shards = shards_of(inputs, out_dir)
+    prepare(out_dir, overwrite)
+    sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
+    names = [os.fspath(i) for i in inputs]
+    return _run(sources, out_dir, to, from_format, allowed, threads, names, max_record_bytes)
+
+
+def convert_records(
+    records: Iterable[dict[str, Any] | str],
+    to: str,
+    *,
+    from_format: str | None = None,
+    allow: Sequence[str] = (),
+    threads: int | None = None,
+) -> ConvertResult:
+    """Converts records in memory; the converted JSON is in ``records["output"]``."""
+    _formats(to, from_format)
+    allowed = _allowed(allow)
+    return _run(
+        [(None, records)], None, to, from_format, allowed, threads, ["<records>"], MAX_RECORD_BYTES
+    )
+
+
+def _run(
+    sources: list[tuple[Any, Any]],
+    out: Path | None,
+    to: str,
+    from_format: str | None,
+    allow: list[str],
+    threads: int | None,
+    inputs: list[str],
+    max_record_bytes: int,
+) -> ConvertResult:
+    engine = _fastscan.ToolCalls(threads=threads)
+    step = _Converter(engine, to, from_format, allow)
+    entries, runs, outputs = run_files(sources, out, STATUSES, step, max_record_bytes)
+    report = {
+        "command": "toolcalls convert",
+        "inputs": inputs,
+        "to": to,
+        "from": from_format or "auto",
+        "allow": allow,
+        "totals": totals(entries, STATUSES),
+        "files": entries,
+        "not_converted": merged(runs, "not_converted"),
+        "rejects": merged(runs, "rejects"),
+        "lost": merged(runs, "lost"),
+        "formats": merged(runs, "formats"),
+        "outputs": outputs,
+    }
+    finish_report(out, report)
+    return ConvertResult(
+        records=concat([t for r in runs for t in r.tables["records"]], RECORD_SCHEMA), report=report
+    )
