@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,18 @@ class CheckResult:
     def ok(self) -> bool:
         """No file failed."""
         return not any(f.get("error") for f in self.report["files"])
+
+
+#: Tools listed in report.json (the most called first); ``tools_total`` counts them all.
+REPORT_TOOLS = 1000
+
+
+def _top_tools(calls: dict[str, int], violations: dict[str, int]) -> dict[str, dict[str, int]]:
+    names = set(calls) | set(violations)
+    top = heapq.nsmallest(
+        REPORT_TOOLS, names, key=lambda n: (-calls.get(n, 0), -violations.get(n, 0), n)
+    )
+    return {n: {"calls": calls.get(n, 0), "violations": violations.get(n, 0)} for n in top}
 
 
 class _Checker:
@@ -182,12 +195,8 @@ def _run(
         "rejects": merged(runs, "rejects"),
         "formats": merged(runs, "formats"),
         "modes": merged(runs, "modes", zero=MODES),
-        "tools": {
-            name: {"calls": calls.get(name, 0), "violations": tool_violations.get(name, 0)}
-            for name in sorted(
-                set(calls) | set(tool_violations), key=lambda n: (-calls.get(n, 0), n)
-            )
-        },
+        "tools": _top_tools(calls, tool_violations),
+        "tools_total": len(set(calls) | set(tool_violations)),
         "outputs": outputs,
     }
     finish_report(out, report)

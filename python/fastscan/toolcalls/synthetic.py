@@ -129,9 +129,26 @@ def _arguments(rng: random.Random, tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Tools are drawn from a catalogue of this many, as real sets reuse a fixed API list.
+CATALOGUE = 300
+
+
+def _catalogue(seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    tools: dict[str, dict[str, Any]] = {}
+    while len(tools) < CATALOGUE:
+        t = random_tool(rng)
+        tools.setdefault(t["function"]["name"], t)
+    return list(tools.values())
+
+
+_TOOLS = _catalogue(0)
+
+
 def random_record(rng: random.Random) -> dict[str, Any]:
-    """A valid OpenAI chat record: 1-4 tools, 1-3 calls (parallel or in turns), responses."""
-    tools = [random_tool(rng) for _ in range(rng.randint(1, 4))]
+    """A valid OpenAI chat record: 1-4 tools of the catalogue (distinct names), 1-3 calls
+    (parallel or in turns), their responses."""
+    tools = copy.deepcopy(rng.sample(_TOOLS, rng.randint(1, 4)))
     messages: list[dict[str, Any]] = []
     if rng.random() < 0.5:
         messages.append({"role": "system", "content": "You are a helpful assistant with tools."})

@@ -202,7 +202,8 @@ fn check_call<'r>(
         return;
     };
     if let (Some(args), true) = (args, tool.problems.is_empty()) {
-        check_object(args, &tool.parameters, &format!("{base}.arguments"), out);
+        let base = format!("{base}.arguments");
+        check_object(args, &tool.parameters, &At::Base(&base), out);
     }
 }
 
@@ -236,13 +237,32 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn check_value(v: &Value, schema: &Value, path: &str, out: &mut Out<'_>) {
+/// Where a value sits, rendered only when a violation needs it: a base path and the keys /
+/// indices below it.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Base(&'a str),
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn render(&self) -> String {
+        match self {
+            At::Base(b) => (*b).to_owned(),
+            At::Key(parent, k) => format!("{}.{k}", parent.render()),
+            At::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
+fn check_value(v: &Value, schema: &Value, at: &At<'_>, out: &mut Out<'_>) {
     let Some(s) = schema.as_object() else { return };
     let types = type_names(s);
     if !types.is_empty() && !types.iter().any(|t| is_type(v, t)) {
         out.push(
             "type_mismatch",
-            path.to_owned(),
+            at.render(),
             format!(
                 "{} where the schema says {}",
                 kind_of(v),
@@ -256,7 +276,7 @@ fn check_value(v: &Value, schema: &Value, path: &str, out: &mut Out<'_>) {
             let shown: Vec<String> = allowed.iter().take(8).map(ToString::to_string).collect();
             out.push(
                 "enum_mismatch",
-                path.to_owned(),
+                at.render(),
                 format!("{v} is not one of {}", shown.join(", ")),
             );
         }
@@ -265,18 +285,18 @@ fn check_value(v: &Value, schema: &Value, path: &str, out: &mut Out<'_>) {
         Value::Array(items) => {
             if let Some(item_schema) = s.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    check_value(item, item_schema, &format!("{path}[{i}]"), out);
+                    check_value(item, item_schema, &At::Index(at, i), out);
                 }
             }
         }
         Value::Object(o) if s.contains_key("properties") || s.contains_key("required") => {
-            check_object(o, schema, path, out);
+            check_object(o, schema, at, out);
         }
         _ => {}
     }
 }
 
-fn check_object(args: &Map<String, Value>, schema: &Value, path: &str, out: &mut Out<'_>) {
+fn check_object(args: &Map<String, Value>, schema: &Value, at: &At<'_>, out: &mut Out<'_>) {
     let empty = Map::new();
     let props = schema
         .get("properties")
@@ -288,10 +308,10 @@ fn check_object(args: &Map<String, Value>, schema: &Value, path: &str, out: &mut
     );
     for (k, v) in args {
         match props.get(k) {
-            Some(ps) => check_value(v, ps, &format!("{path}.{k}"), out),
+            Some(ps) => check_value(v, ps, &At::Key(at, k), out),
             None if !open => out.push(
                 "unknown_argument",
-                format!("{path}.{k}"),
+                At::Key(at, k).render(),
                 format!("argument {k:?} is not declared"),
             ),
             None => {}
@@ -302,7 +322,7 @@ fn check_object(args: &Map<String, Value>, schema: &Value, path: &str, out: &mut
             if !args.contains_key(r) {
                 out.push(
                     "missing_required",
-                    format!("{path}.{r}"),
+                    At::Key(at, r).render(),
                     format!("required argument {r:?} is missing"),
                 );
             }

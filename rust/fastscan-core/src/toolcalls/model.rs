@@ -2,7 +2,7 @@
 //!
 //! A [`Record`] is a conversation ([`Message`]s with the roles system / user / assistant /
 //! tool) and the tools it offers ([`Tool`]: name, description, parameters as JSON Schema with
-//! the type spellings normalised by [`super::types`], and the parameters as written). An
+//! the type spellings normalised by [`super::types`], and the spellings it rewrote). An
 //! assistant message holds its tool calls ([`Call`]: id, name, parsed arguments, the argument
 //! text as written) beside its text.
 //!
@@ -127,8 +127,9 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON Schema of the arguments, type spellings normalised.
     pub parameters: Value,
-    /// The parameters as the source wrote them.
-    pub source: Value,
+    /// The original spelling of each type the table rewrote (`parameters.properties.city.type`
+    /// was `"str"`), by path.
+    pub spellings: Vec<(String, String)>,
     /// What made the parameters unusable as a schema (the `malformed_schema` rule).
     pub problems: Vec<String>,
 }
@@ -137,13 +138,13 @@ impl Tool {
     /// A tool from its parameters as written: normalises them with the type table.
     #[must_use]
     pub fn new(name: impl Into<String>, description: Option<String>, parameters: &Value) -> Tool {
-        let (normalized, problems) = super::types::normalize_parameters(parameters);
+        let (normalized, notes) = super::types::normalize_parameters(parameters);
         Tool {
             name: name.into(),
             description,
             parameters: normalized,
-            source: parameters.clone(),
-            problems,
+            spellings: notes.spellings,
+            problems: notes.problems,
         }
     }
 

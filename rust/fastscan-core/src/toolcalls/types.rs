@@ -227,11 +227,20 @@ fn apply(spec: &TypeSpec, schema: &mut Map<String, Value>) {
     }
 }
 
+/// What normalising a schema noticed: problems (the `malformed_schema` rule) and the original
+/// spelling of every type the table rewrote, by path.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Notes {
+    pub problems: Vec<String>,
+    pub spellings: Vec<(String, String)>,
+}
+
 /// Normalises a tool's parameters as written: `(JSON Schema, problems)`. Problems are what
 /// the `malformed_schema` rule reports; the schema is still as usable as it can be made.
 #[must_use]
-pub fn normalize_parameters(params: &Value) -> (Value, Vec<String>) {
-    let mut problems = Vec::new();
+pub fn normalize_parameters(params: &Value) -> (Value, Notes) {
+    let mut notes = Notes::default();
+    let problems = &mut notes;
     let schema = match params {
         Value::Null => empty_object(),
         Value::Object(m) if m.is_empty() => empty_object(),
@@ -240,7 +249,7 @@ pub fn normalize_parameters(params: &Value) -> (Value, Vec<String>) {
             let mut required = Vec::new();
             for (name, p) in m {
                 let (schema, optional) =
-                    normalize_schema(p, &format!("parameters.{name}"), &mut problems);
+                    normalize_schema(p, &format!("parameters.{name}"), problems);
                 if !optional {
                     required.push(Value::String(name.clone()));
                 }
@@ -257,7 +266,7 @@ pub fn normalize_parameters(params: &Value) -> (Value, Vec<String>) {
             Value::Object(out)
         }
         Value::Object(_) => {
-            let (mut schema, _) = normalize_schema(params, "parameters", &mut problems);
+            let (mut schema, _) = normalize_schema(params, "parameters", problems);
             if let Value::Object(m) = &mut schema {
                 match m.get("type") {
                     Some(Value::String(t)) if t == "object" => {
@@ -267,7 +276,7 @@ pub fn normalize_parameters(params: &Value) -> (Value, Vec<String>) {
                     None if m.contains_key("properties") => {
                         m.insert("type".into(), Value::String("object".into()));
                     }
-                    other => problems.push(format!(
+                    other => problems.problems.push(format!(
                         "parameters: the arguments schema must be of type object, not {}",
                         other.map_or_else(|| "untyped".to_owned(), ToString::to_string)
                     )),
@@ -276,14 +285,14 @@ pub fn normalize_parameters(params: &Value) -> (Value, Vec<String>) {
             schema
         }
         other => {
-            problems.push(format!(
+            problems.problems.push(format!(
                 "parameters is {}, not an object",
                 super::model::kind_of(other)
             ));
             empty_object()
         }
     };
-    (schema, problems)
+    (schema, notes)
 }
 
 fn empty_object() -> Value {
@@ -302,15 +311,22 @@ fn is_flat_map(m: &Map<String, Value>) -> bool {
 
 /// Normalises one (sub)schema recursively: `(schema, optional)`; `optional` when its type
 /// spelling said so (`str, optional`).
-fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value, bool) {
+fn normalize_schema(v: &Value, path: &str, problems: &mut Notes) -> (Value, bool) {
     let Value::Object(m) = v else {
-        problems.push(format!(
+        problems.problems.push(format!(
             "{path} is {}, not a schema object",
             super::model::kind_of(v)
         ));
         return (Value::Object(Map::new()), false);
     };
-    let mut out = m.clone();
+    // Shallow: properties and items are normalised below into their own places.
+    let mut out: Map<String, Value> = m
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "properties" | "items" if v.is_object() => (k.clone(), Value::Null),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
     let mut optional_children: Vec<String> = Vec::new();
     let mut optional = false;
     if let Some(t) = m.get("type") {
@@ -319,8 +335,13 @@ fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value
                 Some((spec, opt)) => {
                     apply(&spec, &mut out);
                     optional = opt;
+                    if out.get("type").and_then(Value::as_str) != Some(s.as_str()) {
+                        problems.spellings.push((path.to_owned(), s.clone()));
+                    }
                 }
-                None => problems.push(format!("{path}.type: unknown type {s:?}")),
+                None => problems
+                    .problems
+                    .push(format!("{path}.type: unknown type {s:?}")),
             },
             Value::Array(items) => {
                 let mut names = Vec::new();
@@ -328,12 +349,14 @@ fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value
                     match item.as_str().and_then(parse_type) {
                         Some((TypeSpec::Named(n), _)) => names.push(Value::String(n.to_owned())),
                         Some((TypeSpec::Array(_), _)) => names.push(Value::String("array".into())),
-                        _ => problems.push(format!("{path}.type: unknown type {item}")),
+                        _ => problems
+                            .problems
+                            .push(format!("{path}.type: unknown type {item}")),
                     }
                 }
                 out.insert("type".into(), Value::Array(names));
             }
-            other => problems.push(format!(
+            other => problems.problems.push(format!(
                 "{path}.type is {}, not a string",
                 super::model::kind_of(other)
             )),
@@ -353,7 +376,7 @@ fn normalize_schema(v: &Value, path: &str, problems: &mut Vec<String>) -> (Value
                 }
                 out.insert("properties".into(), Value::Object(np));
             }
-            other => problems.push(format!(
+            other => problems.problems.push(format!(
                 "{path}.properties is {}, not an object",
                 super::model::kind_of(other)
             )),
@@ -385,7 +408,7 @@ fn required(
     m: &Map<String, Value>,
     optional_children: &[String],
     path: &str,
-    problems: &mut Vec<String>,
+    problems: &mut Notes,
 ) -> Option<Value> {
     match m.get("required") {
         None | Some(Value::Bool(_)) => None,
@@ -399,13 +422,15 @@ fn required(
                         }
                     }
                     Some(_) => {}
-                    None => problems.push(format!("{path}.required holds {n}, not a name")),
+                    None => problems
+                        .problems
+                        .push(format!("{path}.required holds {n}, not a name")),
                 }
             }
             if let Some(Value::Object(pm)) = m.get("properties") {
                 for r in &req {
                     if !pm.contains_key(r) {
-                        problems.push(format!(
+                        problems.problems.push(format!(
                             "{path}.required names {r:?}, which is not a property"
                         ));
                     }
@@ -415,7 +440,7 @@ fn required(
             (!req.is_empty()).then(|| Value::Array(req.into_iter().map(Value::String).collect()))
         }
         Some(other) => {
-            problems.push(format!(
+            problems.problems.push(format!(
                 "{path}.required is {}, not an array",
                 super::model::kind_of(other)
             ));
