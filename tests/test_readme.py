@@ -4,8 +4,8 @@ A block fenced as ``bash`` or ``python`` is an example; ``text`` and ``toml`` bl
 synopses and file contents. An example that needs what a test machine does not have (a Ray
 cluster) is preceded by ``<!-- readme-test: skip: REASON -->``; those are listed, and there
 may be only a few. The blocks run in README order in one directory holding ``shards/`` (a copy
-of examples/shards) and ``cascade.toml`` (examples/cascade.toml), so a block may use files an
-earlier one wrote.
+of examples/shards), ``cascade.toml`` (examples/cascade.toml) and ``toolcalls/``
+(examples/toolcalls), so a block may use files an earlier one wrote.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def test_the_readme_has_examples_and_few_skips() -> None:
 def test_every_readme_example_runs(tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples" / "shards", tmp_path / "shards")
     shutil.copy(REPO / "examples" / "cascade.toml", tmp_path / "cascade.toml")
+    shutil.copytree(REPO / "examples" / "toolcalls", tmp_path / "toolcalls")
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -67,3 +68,5 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr, f"README.md:{line}:\n{done.stderr}"
     assert (tmp_path / "out" / "report.html").is_file()
     assert any((tmp_path / "kept-datatrove").iterdir())
+    assert (tmp_path / "tc-check" / "violations.parquet").is_file()
+    assert (tmp_path / "tc-hermes" / "calls.jsonl").is_file()

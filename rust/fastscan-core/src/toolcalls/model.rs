@@ -82,6 +82,21 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call whose text could not be read as a call at all: no name, the text kept as its
+    /// (invalid) arguments, so the checker reports it and writers carry it on as written.
+    #[must_use]
+    pub fn unparsed(text: &str, error: impl Into<String>) -> Call {
+        let mut c = Call::new(
+            "",
+            Arguments::Invalid {
+                raw: text.to_owned(),
+                error: error.into(),
+            },
+        );
+        c.raw_arguments = Some(text.to_owned());
+        c
+    }
+
     #[must_use]
     pub fn new(name: impl Into<String>, arguments: Arguments) -> Call {
         Call {

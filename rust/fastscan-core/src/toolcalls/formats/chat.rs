@@ -5,8 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    arguments_text, array, call_from, call_object, no_ids, no_response_names, no_text_beside, obj,
-    one_call_per_turn, split_system, text, tools_from, Format, Loss, ReadError, Sink,
+    arguments_text, call_from, call_object, no_ids, no_response_names, no_text_beside, obj,
+    one_call_per_turn, split_system, text, tools_from, turns, Format, Loss, ReadError, Sink, Turn,
 };
 use crate::toolcalls::model::{Message, Record, Role, Tool};
 
@@ -19,10 +19,13 @@ pub(super) fn read(v: &Value, format: Format) -> Result<Record, ReadError> {
         }
     }
     let name = format.name();
-    for (i, m) in array(o, "messages")?.iter().enumerate() {
-        let mo = obj(m, &format!("messages[{i}]"))?;
-        let role = mo.get("role").and_then(Value::as_str).unwrap_or_default();
-        let content = text(mo.get("content"), &format!("messages[{i}].content"))?;
+    for Turn {
+        i,
+        obj: mo,
+        role,
+        text: content,
+    } in turns(o, "messages", "role", "content")?
+    {
         let mut msg = match role {
             "system" | "developer" => Message::new(Role::System, content),
             "user" => Message::new(Role::User, content),
@@ -173,10 +176,13 @@ pub(super) fn read_lmflow(v: &Value) -> Result<Record, ReadError> {
             .messages
             .push(Message::new(Role::System, text(Some(s), "system")?));
     }
-    for (i, m) in array(o, "messages")?.iter().enumerate() {
-        let mo = obj(m, &format!("messages[{i}]"))?;
-        let role = mo.get("role").and_then(Value::as_str).unwrap_or_default();
-        let content = text(mo.get("content"), &format!("messages[{i}].content"))?;
+    for Turn {
+        i,
+        role,
+        text: content,
+        ..
+    } in turns(o, "messages", "role", "content")?
+    {
         match role {
             "system" => record.messages.push(Message::new(Role::System, content)),
             "user" => record.messages.push(Message::new(Role::User, content)),
@@ -187,15 +193,10 @@ pub(super) fn read_lmflow(v: &Value) -> Result<Record, ReadError> {
                     Ok(Value::Array(items)) => items,
                     Ok(v) => vec![v],
                     Err(e) => {
-                        let mut c = crate::toolcalls::model::Call::new(
-                            "",
-                            crate::toolcalls::model::Arguments::Invalid {
-                                raw: content.clone(),
-                                error: e.to_string(),
-                            },
+                        push_call(
+                            &mut record,
+                            crate::toolcalls::model::Call::unparsed(&content, e.to_string()),
                         );
-                        c.raw_arguments = Some(content.clone());
-                        push_call(&mut record, c);
                         continue;
                     }
                 };

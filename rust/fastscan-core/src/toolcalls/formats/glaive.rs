@@ -45,15 +45,7 @@ fn parse_call(body: &str) -> Call {
         call.raw_arguments = Some(raw);
         return call;
     }
-    let mut call = Call::new(
-        "",
-        Arguments::Invalid {
-            raw: body.to_owned(),
-            error: "the function call does not parse".into(),
-        },
-    );
-    call.raw_arguments = Some(body.to_owned());
-    call
+    Call::unparsed(body, "the function call does not parse")
 }
 
 pub(super) fn read(v: &Value) -> Result<Record, ReadError> {

@@ -7,9 +7,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    call_from, call_object, no_ids, no_markup, obj, text, tools_from, Loss, ReadError, Sink,
+    call_from, call_object, no_ids, no_markup, obj, tools_from, turns, Loss, ReadError, Sink, Turn,
 };
-use crate::toolcalls::model::{Arguments, Call, Message, Record, Role};
+use crate::toolcalls::model::{Call, Message, Record, Role};
 
 const MARKUP: &[&str] = &[
     "<tool_call>",
@@ -60,15 +60,7 @@ fn parse_call(inner: &str) -> Call {
     if let Some(v @ Value::Object(_)) = parsed {
         return call_from(&v, "hermes", true);
     }
-    let mut c = Call::new(
-        "",
-        Arguments::Invalid {
-            raw: inner.trim().to_owned(),
-            error: "the tool call is not a JSON object".into(),
-        },
-    );
-    c.raw_arguments = Some(inner.trim().to_owned());
-    c
+    Call::unparsed(inner.trim(), "the tool call is not a JSON object")
 }
 
 fn tool_messages(inners: &[&str]) -> Vec<Message> {
@@ -93,10 +85,10 @@ fn tool_messages(inners: &[&str]) -> Vec<Message> {
 
 pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
-    let (turns, role_key, text_key) = if let Some(Value::Array(c)) = o.get("conversations") {
-        (c, "from", "value")
-    } else if let Some(Value::Array(m)) = o.get("messages") {
-        (m, "role", "content")
+    let list = if o.get("conversations").is_some_and(Value::is_array) {
+        turns(o, "conversations", "from", "value")?
+    } else if o.get("messages").is_some_and(Value::is_array) {
+        turns(o, "messages", "role", "content")?
     } else {
         return Err(ReadError::malformed("no conversations or messages"));
     };
@@ -104,11 +96,14 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
     if let Some(t) = o.get("tools") {
         record.tools = tools_from(t, "tools")?;
     }
-    for (i, t) in turns.iter().enumerate() {
-        let to = obj(t, &format!("turn {i}"))?;
-        let from = to.get(role_key).and_then(Value::as_str).unwrap_or_default();
-        let value = text(to.get(text_key), &format!("turn {i}"))?;
-        match from {
+    for Turn {
+        i,
+        role,
+        text: value,
+        ..
+    } in list
+    {
+        match role {
             "system" => {
                 let (outside, inside) = blocks(&value, "<tools>", "</tools>");
                 for block in inside {

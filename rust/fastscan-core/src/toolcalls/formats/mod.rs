@@ -302,6 +302,37 @@ pub(crate) fn array<'a>(o: &'a Map<String, Value>, key: &str) -> Result<&'a [Val
     }
 }
 
+/// One turn of a message list: its index, its object, its role and its text.
+pub(crate) struct Turn<'a> {
+    pub i: usize,
+    pub obj: &'a Map<String, Value>,
+    pub role: &'a str,
+    pub text: String,
+}
+
+/// The turns of the message list at `key` (`role_key` / `text_key`: `role` / `content` or
+/// `from` / `value`).
+pub(crate) fn turns<'a>(
+    o: &'a Map<String, Value>,
+    key: &str,
+    role_key: &str,
+    text_key: &str,
+) -> Result<Vec<Turn<'a>>, ReadError> {
+    array(o, key)?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let obj = obj(t, &format!("{key}[{i}]"))?;
+            let role = obj
+                .get(role_key)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let text = text(obj.get(text_key), &format!("{key}[{i}].{text_key}"))?;
+            Ok(Turn { i, obj, role, text })
+        })
+        .collect()
+}
+
 /// A text field: a string, null / missing (empty), or a list of `{"type": "text", "text"}` parts.
 pub(crate) fn text(v: Option<&Value>, what: &str) -> Result<String, ReadError> {
     match v {

@@ -6,10 +6,10 @@
 use serde_json::{json, Value};
 
 use super::{
-    array, call_from, call_object, no_ids, no_response_names, no_text_beside, obj, split_system,
-    text, tools_from, Loss, ReadError, Sink,
+    call_from, call_object, no_ids, no_response_names, no_text_beside, obj, split_system, text,
+    tools_from, turns, Loss, ReadError, Sink, Turn,
 };
-use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
+use crate::toolcalls::model::{Call, Message, Record, Role, Tool};
 
 pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
@@ -22,11 +22,14 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
             .messages
             .push(Message::new(Role::System, text(Some(s), "system")?));
     }
-    for (i, t) in array(o, "conversations")?.iter().enumerate() {
-        let to = obj(t, &format!("conversations[{i}]"))?;
-        let from = to.get("from").and_then(Value::as_str).unwrap_or_default();
-        let value = text(to.get("value"), &format!("conversations[{i}].value"))?;
-        match from {
+    for Turn {
+        i,
+        role,
+        text: value,
+        ..
+    } in turns(o, "conversations", "from", "value")?
+    {
+        match role {
             "system" => record.messages.push(Message::new(Role::System, value)),
             "human" | "user" => record.messages.push(Message::new(Role::User, value)),
             "gpt" | "assistant" => record.messages.push(Message::new(Role::Assistant, value)),
@@ -41,15 +44,7 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
                         .collect(),
                     Ok(v @ Value::Object(_)) => vec![call_from(&v, "sharegpt", true)],
                     _ => {
-                        let mut c = Call::new(
-                            "",
-                            Arguments::Invalid {
-                                raw: value.clone(),
-                                error: "the function call is not JSON".into(),
-                            },
-                        );
-                        c.raw_arguments = Some(value.clone());
-                        vec![c]
+                        vec![Call::unparsed(&value, "the function call is not JSON")]
                     }
                 };
                 let mut m = Message::new(Role::Assistant, "");

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    array, no_ids, no_response_names, no_text_beside, obj, split_system, text, Loss, ReadError,
-    Sink,
+    no_ids, no_response_names, no_text_beside, obj, split_system, text, turns, Loss, ReadError,
+    Sink, Turn,
 };
 use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
 use crate::toolcalls::pylit;
@@ -81,11 +81,14 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
             None => record.messages.push(Message::new(Role::System, system)),
         }
     }
-    for (i, t) in array(o, "conversations")?.iter().enumerate() {
-        let to = obj(t, &format!("conversations[{i}]"))?;
-        let from = to.get("from").and_then(Value::as_str).unwrap_or_default();
-        let value = text(to.get("value"), &format!("conversations[{i}].value"))?;
-        match from {
+    for Turn {
+        i,
+        role,
+        text: value,
+        ..
+    } in turns(o, "conversations", "from", "value")?
+    {
+        match role {
             "user" | "human" => record.messages.push(Message::new(Role::User, value)),
             "assistant" | "gpt" => match calls_of(&value) {
                 Some(calls) => {

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
-use super::{array, no_ids, obj, text, tools_from, Loss, ReadError, Sink};
+use super::{no_ids, obj, text, tools_from, turns, Loss, ReadError, Sink, Turn};
 use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
 
 static INVOKE: LazyLock<Regex> = LazyLock::new(|| {
@@ -75,10 +75,14 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
             .messages
             .push(Message::new(Role::System, text(Some(s), "system")?));
     }
-    for (i, m) in array(o, "messages")?.iter().enumerate() {
-        let mo = obj(m, &format!("messages[{i}]"))?;
-        let content = text(mo.get("content"), &format!("messages[{i}].content"))?;
-        match mo.get("role").and_then(Value::as_str) {
+    for Turn {
+        i,
+        role,
+        text: content,
+        ..
+    } in turns(o, "messages", "role", "content")?
+    {
+        match Some(role).filter(|r| !r.is_empty()) {
             Some("system") => record.messages.push(Message::new(Role::System, content)),
             Some("user") => {
                 let t = content.trim();
