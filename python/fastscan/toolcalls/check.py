@@ -19,6 +19,7 @@ from fastscan.toolcalls.files import (
     VIOLATIONS,
     Block,
     FileRun,
+    RunResult,
     ToolcallsError,
     concat,
     finish_report,
@@ -58,19 +59,13 @@ RECORD_SCHEMA = pa.schema(
 
 
 @dataclass
-class CheckResult:
+class CheckResult(RunResult):
     """What ``check`` found. ``records``: one row per record (file, record, status, format,
     mode, violations, reason, detail); ``violations``: one row per violation (file, record,
-    rule, path, message, tool); ``report``: the counts written to report.json."""
+    rule, path, message, tool)."""
 
     records: pa.Table
     violations: pa.Table
-    report: dict[str, Any]
-
-    @property
-    def ok(self) -> bool:
-        """No file failed."""
-        return not any(f.get("error") for f in self.report["files"])
 
 
 #: Tools listed in report.json (the most called first); ``tools_total`` counts them all.
@@ -201,4 +196,4 @@ def _run(
     }
     finish_report(out, report)
     records = concat([t for r in runs for t in r.tables["records"]], RECORD_SCHEMA)
-    return CheckResult(records=records, violations=violations, report=report)
+    return CheckResult(report=report, records=records, violations=violations)

@@ -16,6 +16,7 @@ from fastscan.toolcalls.files import (
     MAX_RECORD_BYTES,
     Block,
     FileRun,
+    RunResult,
     ToolcallsError,
     concat,
     finish_report,
@@ -46,17 +47,11 @@ RECORD_SCHEMA = pa.schema(
 
 
 @dataclass
-class ConvertResult:
+class ConvertResult(RunResult):
     """What ``convert`` did. ``records``: one row per record (file, record, status, output,
-    from, reason, detail, lost); ``report``: the counts written to report.json."""
+    from, reason, detail, lost)."""
 
     records: pa.Table
-    report: dict[str, Any]
-
-    @property
-    def ok(self) -> bool:
-        """No file failed."""
-        return not any(f.get("error") for f in self.report["files"])
 
 
 def _formats(*names: str | None) -> None:

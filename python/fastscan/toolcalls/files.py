@@ -38,6 +38,18 @@ class ToolcallsError(ValueError):
     """Bad arguments or an output directory that cannot be used (exit 2)."""
 
 
+@dataclass
+class RunResult:
+    """What a run did: ``report`` holds the counts written to report.json."""
+
+    report: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """No file failed."""
+        return not any(f.get("error") for f in self.report["files"])
+
+
 # ---- reading ----
 
 
