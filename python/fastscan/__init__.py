@@ -21,6 +21,7 @@ from fastscan.filter import FilterConfig, filter_shards
 from fastscan.ngrams import NgramModel
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
 from fastscan.scanner import Scanner, resolve_threads
+from fastscan.toolcalls.extract import extract
 
 __all__ = [
     "BatchScorer",
@@ -40,6 +41,7 @@ __all__ = [
     "StatsStage",
     "__version__",
     "builtin_packs",
+    "extract",
     "filter_shards",
     "fold",
     "resolve_threads",

@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--json", action="store_true", help="one JSON object per n-gram")
     disc.set_defaults(func=cmd_discover)
     toolcalls_cli.add_parser(sub)
+    toolcalls_cli.add_extract_parser(sub)
     return parser
 
 

@@ -15,10 +15,15 @@ from __future__ import annotations
 
 from fastscan.toolcalls.check import CheckResult, check, check_records
 from fastscan.toolcalls.convert import ConvertResult, convert, convert_records
+from fastscan.toolcalls.extract import EXTRACTORS, ExtractResult, extract, extract_texts
 from fastscan.toolcalls.files import ToolcallsError
 from fastscan.toolcalls.tables import FORMATS, LOSSES, MODES, RULES, canonical, normalize_type
 
 __all__ = [
+    "EXTRACTORS",
+    "ExtractResult",
+    "extract",
+    "extract_texts",
     "FORMATS",
     "LOSSES",
     "MODES",

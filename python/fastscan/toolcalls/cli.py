@@ -9,6 +9,7 @@ from typing import Any
 from fastscan.terminal import EXIT_FAILED, EXIT_OK
 from fastscan.toolcalls.check import check
 from fastscan.toolcalls.convert import convert
+from fastscan.toolcalls.extract import EXTRACTORS, extract
 from fastscan.toolcalls.tables import FORMATS, LOSSES, RULES
 
 
@@ -133,3 +134,48 @@ def add_parser(sub: Any) -> None:
     )
     conv.add_argument("--threads", type=int, default=None)
     conv.set_defaults(func=cmd_convert)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    result = extract(
+        args.files,
+        args.output,
+        text_field=args.text_field,
+        emit=args.emit,
+        threads=args.threads,
+        overwrite=args.overwrite,
+    )
+    r = result.report
+    print(
+        f"{r['documents']:,} documents: {r['documents_with_spec']:,} with a spec, "
+        f"{r['specs']:,} specs, {r['calls']:,} calls"
+    )
+    for name, s in r["extractors"].items():
+        if s["specs"] or s["rejected"] or s["calls"]:
+            rejected = sum(s["rejected"].values())
+            print(f"  {name:<14} {s['specs']:>7,} specs in {s['documents_with_spec']:,} documents, "
+                  f"{rejected:,} rejected, {s['calls']:,} calls")
+    for why, n in r["documents_unreadable"].items():
+        print(f"  unreadable documents ({why}): {n:,}")
+    if r["emit"]:
+        print(f"  emitted {r['emit'].get('emitted', 0):,} {r['emit']['format']} records")
+    print(f"wrote {args.output}/tools.jsonl, calls.jsonl, report.json, report.html")
+    return EXIT_OK
+
+
+def add_extract_parser(sub: Any) -> None:
+    """Adds ``extract`` to the ``fastscan`` parser."""
+    names = "\n".join(f"  {code:<14} {what}" for code, what in EXTRACTORS)
+    ex = sub.add_parser(
+        "extract",
+        help="extract tool specs and example calls from documents (a filter run's kept/)",
+        epilog="extractors:\n" + names,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ex.add_argument("files", nargs="+", help=".jsonl[.gz|.zst] / .parquet files, dirs or globs")
+    ex.add_argument("-o", "--output", required=True, help="output directory")
+    ex.add_argument("--text-field", default="text", help="the documents' text field (dotted path)")
+    ex.add_argument("--emit", choices=FORMATS, help="also write training records in this format")
+    ex.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT")
+    ex.add_argument("--threads", type=int, default=None)
+    ex.set_defaults(func=cmd_extract)

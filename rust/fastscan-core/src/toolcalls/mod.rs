@@ -4,6 +4,7 @@
 //! [`check_record`] and [`convert_record`].
 
 pub mod check;
+pub mod extract;
 pub mod formats;
 pub mod model;
 pub mod modes;

@@ -300,8 +300,22 @@ pub fn parse_value(text: &str) -> Result<Value, ParseError> {
     Ok(v)
 }
 
+/// Parses one Python literal at the start of `text`: the value and the bytes it took.
+pub fn parse_value_prefix(text: &str) -> Result<(Value, usize), ParseError> {
+    let mut p = Parser::new(text);
+    let v = p.value()?;
+    Ok((v, p.pos))
+}
+
 /// One parsed call: the function name and its keyword arguments.
 pub type ParsedCall = (String, Map<String, Value>);
+
+/// Parses one call `name(k=v, ...)` at the start of `text`: the call and the bytes it took.
+pub fn parse_call_prefix(text: &str) -> Result<(ParsedCall, usize), ParseError> {
+    let mut p = Parser::new(text);
+    let c = p.call()?;
+    Ok((c, p.pos))
+}
 
 /// Parses `[f(a=1), g(b="x")]` (or one call without brackets): `(name, arguments)` per call.
 pub fn parse_calls(text: &str) -> Result<Vec<ParsedCall>, ParseError> {

@@ -394,7 +394,7 @@ pub(crate) fn tools_from(v: &Value, what: &str) -> Result<Vec<super::model::Tool
 
 /// A call written as `{"name": ..., "arguments": ...}` where the format wants `arguments` as
 /// an object (`expect_object`) or as a JSON string.
-pub(crate) fn call_from(v: &Value, format: &str, expect_object: bool) -> super::model::Call {
+pub fn call_from(v: &Value, format: &str, expect_object: bool) -> super::model::Call {
     use super::model::{Arguments, Call};
     let name = v
         .get("name")

@@ -1,0 +1,306 @@
+"""``extract``: from documents (typically a filter run's ``OUT/kept``) to tool specs, the
+example calls beside them, and, with ``emit``, training records.
+
+The extractors run in the Rust core (``fastscan-core/src/toolcalls/extract``); this module
+streams the documents through them and writes ``tools.jsonl``, ``calls.jsonl``,
+``rejected.jsonl`` (specs not emitted, with the reason), ``report.json``, ``report.html`` and,
+with ``emit``, ``records.<format>.jsonl``.
+
+An emitted training record offers the tools of its document and, for each call found beside
+them, makes the call as the assistant turn after the paragraph that precedes the call in the
+document (the user turn; left out when there is none). A document with specs but no call
+gives one record with the tool list and no messages: a call is never invented. Every emitted
+record is checked (``fastscan toolcalls check``) and converted losslessly, or not emitted and
+counted.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+
+
+from fastscan import _fastscan
+from fastscan.toolcalls.check import check_records
+from fastscan.toolcalls.convert import convert_records
+from fastscan.toolcalls.files import (
+    MAX_RECORD_BYTES,
+    Block,
+    ToolcallsError,
+    _blocks,
+    _records_blocks,
+    finish_report,
+    prepare,
+    shards_of,
+)
+from fastscan.toolcalls.tables import FORMATS
+
+#: ``(name, what it finds)`` for every extractor.
+EXTRACTORS: tuple[tuple[str, str], ...] = tuple(_fastscan.toolcall_tables()["extractors"])
+#: Examples per extractor in report.html.
+EXAMPLES = 3
+
+
+@dataclass
+class ExtractResult:
+    """What ``extract`` found: ``tools`` and ``calls`` as the rows of tools.jsonl and
+    calls.jsonl, ``report`` the counts of report.json, ``records`` the emitted records."""
+
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.docs = 0
+        self.unreadable: Counter[str] = Counter()
+        self.docs_with: Counter[str] = Counter()
+        self.specs: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.rejected: dict[str, Counter[str]] = defaultdict(Counter)
+        self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+
+def _source(file: str, record: int, start: int, end: int) -> dict[str, Any]:
+    return {"file": file, "record": record, "start": start, "end": end}
+
+
+def _run_block(
+    engine: Any, b: Block, file: str, text_field: str | None, tally: _Tally, result: ExtractResult
+) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Extracts one block; returns per document with specs ``(tools, calls)``."""
+    docs, specs, calls, rejected = engine.extract(b.lines, text_field=text_field)
+    rows = b.rows.to_pylist()
+    errors = docs.column("error").to_pylist()
+    over = b.oversized.to_pylist()
+    tally.docs += len(rows)
+    for e, o in zip(errors, over, strict=True):
+        if o:
+            tally.unreadable["oversized"] += 1
+        elif e is not None:
+            tally.unreadable["no text"] += 1
+    per_doc: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    with_spec: set[tuple[int, str]] = set()
+    for s in specs.to_pylist():
+        doc = s["doc"]
+        tool = {
+            "name": s["name"],
+            "description": s["description"],
+            "parameters": json.loads(s["parameters"]),
+            "source": _source(file, rows[doc], s["start"], s["end"]),
+            "extractor": s["extractor"],
+            "syntax": s["syntax"],
+        }
+        if tool["description"] is None:
+            del tool["description"]
+        result.tools.append(tool)
+        tally.specs[s["extractor"]] += 1
+        with_spec.add((doc, s["extractor"]))
+        per_doc.setdefault(doc, ([], []))[0].append(tool)
+        if len(tally.examples[s["extractor"]]) < EXAMPLES:
+            tally.examples[s["extractor"]].append(tool)
+    for doc, extractor in with_spec:
+        tally.docs_with[extractor] += 1
+    tally.docs_with["any"] += len({d for d, _ in with_spec})
+    spec_of = {(t_doc, t["name"]): t["extractor"] for t_doc, (tools, _) in per_doc.items() for t in tools}
+    for c in calls.to_pylist():
+        call = {
+            "name": c["name"],
+            "arguments": json.loads(c["arguments"]),
+            "source": _source(file, rows[c["doc"]], c["start"], c["end"]),
+            "extractor": c["extractor"],
+            "context": c["context"],
+        }
+        result.calls.append(call)
+        # A call counts for the extractor of the spec it was found beside.
+        tally.calls[spec_of.get((c["doc"], c["name"]), c["extractor"])] += 1
+        per_doc.setdefault(c["doc"], ([], []))[1].append(call)
+    for r in rejected.to_pylist():
+        reason = r["reason"].split(":")[0]
+        tally.rejected[r["extractor"]][reason] += 1
+        result.rejected.append(
+            {"file": file, "record": rows[r["doc"]], "extractor": r["extractor"], "name": r["name"],
+             "reason": r["reason"]}
+        )
+    return [per_doc[d] for d in sorted(per_doc)]
+
+
+def _training_records(tools: list[dict[str, Any]], calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI records for one document (see the module docs)."""
+    offered = [
+        {"type": "function", "function": {k: t[k] for k in ("name", "description", "parameters") if k in t}}
+        for t in tools
+    ]
+    if not offered:
+        return []
+    if not calls:
+        return [{"messages": [], "tools": offered}]
+    out = []
+    for c in calls:
+        messages: list[dict[str, Any]] = []
+        if c["context"]:
+            messages.append({"role": "user", "content": c["context"]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                ],
+            }
+        )
+        out.append({"messages": messages, "tools": offered})
+    return out
+
+
+def _emit(records: list[dict[str, Any]], fmt: str, counts: Counter[str]) -> list[str]:
+    """Checked, converted records as JSON lines; what was not emitted is counted."""
+    if not records:
+        return []
+    checked = check_records(records)
+    valid = [r for r, s in zip(records, checked.records.column("status").to_pylist(), strict=True) if s == "valid"]
+    counts["failed_check"] += len(records) - len(valid)
+    converted = convert_records(valid, fmt, from_format="openai")
+    out = []
+    for row in converted.records.to_pylist():
+        if row["status"] == "converted":
+            out.append(row["output"])
+        else:
+            counts[f"not_converted:{row['reason']}"] += 1
+    counts["emitted"] += len(out)
+    return out
+
+
+def extract(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    text_field: str = "text",
+    emit: str | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+) -> ExtractResult:
+    """Extracts tool specs and calls from every document of `inputs` (files, directories,
+    globs of JSONL / JSONL.gz / JSONL.zst / Parquet; the text at `text_field`)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if emit is not None and emit not in FORMATS:
+        raise ToolcallsError(f"unknown format {emit!r}; the formats are {', '.join(FORMATS)}")
+    out_dir = Path(out) if out is not None else None
+    shards = shards_of(inputs, out_dir)
+    if out_dir is not None:
+        prepare(out_dir, overwrite)
+    engine = _fastscan.ToolCalls(threads=threads)
+    result = ExtractResult()
+    tally = _Tally()
+    emitted: Counter[str] = Counter()
+    for shard in shards:
+        file = os.fspath(shard.path)
+        for b in _blocks(shard, MAX_RECORD_BYTES):
+            for tools, calls in _run_block(engine, b, file, text_field, tally, result):
+                if emit is not None:
+                    result.records.extend(_emit(_training_records(tools, calls), emit, emitted))
+    return _finish(result, tally, emitted, out_dir, [os.fspath(i) for i in inputs], emit)
+
+
+def extract_texts(texts: Iterable[str], *, emit: str | None = None, threads: int | None = None) -> ExtractResult:
+    """Extracts from texts in memory (``file`` is ``"<texts>"``, ``record`` the index)."""
+    engine = _fastscan.ToolCalls(threads=threads)
+    result = ExtractResult()
+    tally = _Tally()
+    emitted: Counter[str] = Counter()
+    for b in _records_blocks(list(texts)):
+        for tools, calls in _run_block(engine, b, "<texts>", None, tally, result):
+            if emit is not None:
+                result.records.extend(_emit(_training_records(tools, calls), emit, emitted))
+    return _finish(result, tally, emitted, None, ["<texts>"], emit)
+
+
+def _finish(
+    result: ExtractResult, tally: _Tally, emitted: Counter[str], out: Path | None, inputs: list[str],
+    emit: str | None,
+) -> ExtractResult:
+    per = {}
+    for name, _ in EXTRACTORS:
+        per[name] = {
+            "documents_seen": tally.docs,
+            "documents_with_spec": tally.docs_with[name],
+            "specs": tally.specs[name],
+            "rejected": dict(tally.rejected.get(name, {})),
+            "calls": tally.calls[name],
+        }
+    result.report = {
+        "command": "extract",
+        "inputs": inputs,
+        "documents": tally.docs,
+        "documents_unreadable": dict(tally.unreadable),
+        "documents_with_spec": tally.docs_with["any"],
+        "specs": len(result.tools),
+        "calls": len(result.calls),
+        "extractors": per,
+        "emit": {"format": emit, **dict(emitted)} if emit else None,
+        "outputs": [],
+    }
+    if out is not None:
+        names = ["tools.jsonl", "calls.jsonl", "rejected.jsonl", "report.html"]
+        _write_lines(out / "tools.jsonl", result.tools)
+        _write_lines(out / "calls.jsonl", result.calls)
+        _write_lines(out / "rejected.jsonl", result.rejected)
+        if emit:
+            name = f"records.{emit}.jsonl"
+            _write_text(out / name, "".join(r + "\n" for r in result.records))
+            names.append(name)
+        _write_text(out / "report.html", _html(result.report, tally))
+        result.report["outputs"] = names
+        finish_report(out, result.report)
+    return result
+
+
+def _write_text(path: Path, text: str) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    os.replace(part, path)
+
+
+def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
+    _write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _html(report: dict[str, Any], tally: _Tally) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(name)}</td><td>{s['documents_with_spec']}</td><td>{s['specs']}</td>"
+        f"<td>{e(', '.join(f'{k} {v}' for k, v in s['rejected'].items()) or '-')}</td><td>{s['calls']}</td></tr>"
+        for name, s in report["extractors"].items()
+    )
+    examples = ""
+    for name, _ in EXTRACTORS:
+        for t in tally.examples.get(name, []):
+            src = t["source"]
+            examples += (
+                f"<h3>{e(name)}: <code>{e(t['name'])}</code></h3>"
+                f"<p>{e(src['file'])} record {src['record']}, characters {src['start']}-{src['end']}"
+                f" ({e(t['syntax'])})</p><pre>{e(json.dumps(t['parameters'], indent=2)[:2000])}</pre>"
+            )
+    return (
+        "<!doctype html><meta charset=utf-8><title>fastscan extract</title>"
+        "<style>body{font:14px system-ui;margin:2em}td,th{padding:2px 8px;text-align:right}"
+        "td:first-child{text-align:left}pre{background:#f4f4f4;padding:8px}</style>"
+        f"<h1>fastscan extract</h1><p>{report['documents']:,} documents, "
+        f"{report['documents_with_spec']:,} with a spec, {report['specs']:,} specs, {report['calls']:,} calls</p>"
+        "<table><tr><th>extractor</th><th>documents with a spec</th><th>specs</th><th>rejected</th>"
+        f"<th>calls</th></tr>{rows}</table><h2>Examples</h2>{examples}"
+    )
+
+

@@ -1,0 +1,278 @@
+"""fastscan extract: one table of fixtures per extractor (written from the formats' public
+descriptions), a round trip from random tools through every spec renderer, emitted records
+that pass the checker, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastscan
+import fastscan.toolcalls as tc
+
+OPENAPI = {
+    "openapi": "3.0.0",
+    "info": {"title": "Pets", "version": "1"},
+    "paths": {
+        "/pets/{petId}": {
+            "parameters": [{"name": "petId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "operationId": "showPetById",
+                "summary": "Info for a pet",
+                "parameters": [{"name": "verbose", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": {"200": {"description": "ok"}},
+            },
+        },
+        "/pets": {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewPet"}}},
+                },
+                "responses": {"201": {"description": "created"}},
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "NewPet": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "tag": {"type": "string"}},
+            }
+        }
+    },
+}
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+}
+
+# (label, document, {tool name: (sorted parameter names, sorted required)}, extractor)
+FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
+    (
+        "openapi json",
+        "Our API:\n" + json.dumps(OPENAPI, indent=2),
+        {"showPetById": (["petId", "verbose"], ["petId"]), "POST /pets": (["name", "tag"], ["name"])},
+        "openapi",
+    ),
+    (
+        "openapi yaml",
+        "# Pets API\n\n```yaml\n" + yaml.safe_dump(OPENAPI) + "```\n",
+        {"showPetById": (["petId", "verbose"], ["petId"]), "POST /pets": (["name", "tag"], ["name"])},
+        "openapi",
+    ),
+    (
+        "lone path item",
+        'The endpoint: {"/users/{id}": {"delete": {"operationId": "deleteUser", "parameters": '
+        '[{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}], '
+        '"responses": {"204": {"description": "gone"}}}}}',
+        {"deleteUser": (["id"], ["id"])},
+        "openapi",
+    ),
+    (
+        "openai tools",
+        "tools = " + json.dumps([{"type": "function", "function": WEATHER}]),
+        {"get_weather": (["city", "days"], ["city"])},
+        "function_spec",
+    ),
+    (
+        "bfcl python literal",
+        "Here is the function: "
+        + repr({"name": "calc_area", "description": "Area", "parameters": {"type": "dict", "properties": {
+            "base": {"type": "integer", "description": "b"}, "height": {"type": "float"}}, "required": ["base"]}}),
+        {"calc_area": (["base", "height"], ["base"])},
+        "function_spec",
+    ),
+    (
+        "xlam flat map",
+        "User: weather?\nAvailable tools: "
+        + json.dumps([{"name": "forecast", "description": "f", "parameters": {
+            "city": {"type": "str", "description": "c"}, "days": {"type": "int, optional", "default": 3}}}])
+        + '\nAnswer: [{"name": "forecast", "arguments": {"city": "Oslo"}}]',
+        {"forecast": (["city", "days"], ["city"])},
+        "function_spec",
+    ),
+    (
+        "escaped json",
+        json.dumps({"prompt": "Tools: " + json.dumps([WEATHER])}),
+        {"get_weather": (["city", "days"], ["city"])},
+        "function_spec",
+    ),
+    (
+        "json escaped twice in prose",
+        "log: " + json.dumps(json.dumps(json.dumps(WEATHER)))[1:-1] + " (end)",
+        {"get_weather": (["city", "days"], ["city"])},
+        "function_spec",
+    ),
+    (
+        "toolbench api list",
+        json.dumps({"api_list": [{"tool_name": "Geo", "api_name": "lookup_ip", "api_description": "IP info",
+                                  "required_parameters": [{"name": "ip", "type": "STRING", "description": "x"}],
+                                  "optional_parameters": [{"name": "lang", "type": "STRING"}], "method": "GET"}]}),
+        {"lookup_ip": (["ip", "lang"], ["ip"])},
+        "toolbench",
+    ),
+    (
+        "api zoo entry",
+        json.dumps({"api_name": "Pets - list", "api_call": "client.pets.list(limit=10)",
+                    "api_arguments": {"limit": "integer: How many", "cursor": "string: Page cursor"}}),
+        {"client.pets.list": (["cursor", "limit"], [])},
+        "api_entry",
+    ),
+    (
+        "python google docstring",
+        'import x\n\ndef get_weather(city: str, days: int = 3) -> dict:\n    """Weather for a city.\n\n'
+        '    Args:\n        city: The city.\n        days: Days ahead.\n    """\n    return {}\n\n'
+        'Example:\n\n    get_weather(city="Paris", days=2)\n',
+        {"get_weather": (["city", "days"], ["city"])},
+        "python",
+    ),
+    (
+        "markdown table",
+        "## `create_user`\n\nCreates a user.\n\n| Name | Type | Required | Description |\n|---|---|---|---|\n"
+        "| email | string | yes | Login |\n| age | integer | no | Age |\n",
+        {"create_user": (["age", "email"], ["email"])},
+        "table",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "want", "extractor"), FIXTURES, ids=[f[0] for f in FIXTURES])
+def test_each_extractor_finds_its_spec(
+    label: str, text: str, want: dict[str, tuple[list[str], list[str]]], extractor: str
+) -> None:
+    result = tc.extract_texts([text])
+    got = {
+        t["name"]: (sorted(t["parameters"]["properties"]), sorted(t["parameters"].get("required", [])))
+        for t in result.tools
+    }
+    assert got == want
+    assert {t["extractor"] for t in result.tools} == {extractor}
+    for t in result.tools:
+        assert 0 <= t["source"]["start"] < t["source"]["end"] <= len(text)
+
+
+def test_calls_beside_specs_and_transcripts() -> None:
+    xlam = next(f[1] for f in FIXTURES if f[0] == "xlam flat map")
+    r = tc.extract_texts([xlam])
+    assert [(c["name"], c["arguments"]) for c in r.calls] == [("forecast", {"city": "Oslo"})]
+    py = next(f[1] for f in FIXTURES if f[0] == "python google docstring")
+    r = tc.extract_texts([py])
+    assert [(c["name"], c["arguments"]) for c in r.calls] == [("get_weather", {"city": "Paris", "days": 2})]
+    hermes = json.dumps(
+        {"conversations": [
+            {"from": "system", "value": "<tools>" + json.dumps([WEATHER]) + "</tools>"},
+            {"from": "human", "value": "Weather in Rome?"},
+            {"from": "gpt", "value": '<tool_call>{"name": "get_weather", "arguments": {"city": "Rome"}}</tool_call>'},
+        ]}
+    )
+    r = tc.extract_texts([hermes])
+    assert [t["extractor"] for t in r.tools] == ["transcript"]
+    assert [c["arguments"] for c in r.calls] == [{"city": "Rome"}]
+    # A call with no spec of its name beside it is not kept.
+    assert tc.extract_texts(['{"name": "nowhere", "arguments": {"a": 1}} and more']).calls == []
+
+
+def test_malformed_and_data_tables_are_counted_not_emitted() -> None:
+    bad = json.dumps({"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "widget"}}}})
+    data = "## Properties\n\nName | Type | Description\n--- | --- | ---\n**ca_bundle** | **str** | x\n"
+    r = tc.extract_texts([bad, data])
+    assert r.tools == []
+    assert r.report["extractors"]["function_spec"]["rejected"] == {"malformed_schema": 1}
+    assert sum(r.report["extractors"]["table"]["rejected"].values()) == 1
+
+
+def test_emitted_records_pass_the_checker_and_never_invent_calls(tmp_path: Path) -> None:
+    docs = [{"id": i, "text": text} for i, (_, text, _, _) in enumerate(FIXTURES)]
+    src = tmp_path / "kept.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs) + '{"id": "x"}\n')
+    result = fastscan.extract(src, tmp_path / "out", emit="hermes")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["documents"] == len(docs) + 1
+    assert report["documents_unreadable"] == {"no text": 1}
+    assert report["documents_with_spec"] == len(docs)
+    lines = (tmp_path / "out" / "records.hermes.jsonl").read_text().splitlines()
+    assert len(lines) == report["emit"]["emitted"] > 0
+    checked = tc.check_records(lines, format="hermes")
+    assert checked.report["totals"]["valid"] == len(lines)
+    calls = sum(len(tc.canonical(line, "hermes")[1]["messages"]) > 0 for line in lines)
+    assert calls <= len(result.calls)  # only calls that were found
+    tools = [json.loads(x) for x in (tmp_path / "out" / "tools.jsonl").read_text().splitlines()]
+    assert {t["source"]["file"] for t in tools} == {str(src)}
+    assert (tmp_path / "out" / "report.html").read_text().count("<h3>") >= 5
+
+
+# ---- round trip: random tools rendered by each spec renderer, extracted back ----
+
+NAMES = st.from_regex(r"[a-z][a-z0-9_]{2,12}", fullmatch=True)
+TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+
+
+@st.composite
+def tools(draw: st.DrawFn) -> dict[str, Any]:
+    props = draw(st.dictionaries(NAMES, st.sampled_from(sorted(TYPES)), min_size=1, max_size=5))
+    required = sorted(draw(st.sets(st.sampled_from(sorted(props)))))
+    return {"name": draw(NAMES), "props": props, "required": required}
+
+
+def _schema(t: dict[str, Any]) -> dict[str, Any]:
+    s: dict[str, Any] = {"type": "object", "properties": {k: {"type": v} for k, v in t["props"].items()}}
+    if t["required"]:
+        s["required"] = t["required"]
+    return s
+
+
+def _python(t: dict[str, Any]) -> str:
+    params = [f"{k}: {TYPES[v]}" for k, v in t["props"].items() if k in t["required"]]
+    params += [f"{k}: {TYPES[v]} = None" for k, v in t["props"].items() if k not in t["required"]]
+    doc = "\n".join(f"        {k}: The {k}." for k in t["props"])
+    return f'def {t["name"]}({", ".join(params)}):\n    """Does it.\n\n    Args:\n{doc}\n    """\n'
+
+
+def _table(t: dict[str, Any]) -> str:
+    rows = "".join(f"| {k} | {v} | {'yes' if k in t['required'] else 'no'} | The {k} |\n" for k, v in t["props"].items())
+    return f"## `{t['name']}`\n\n| Parameter | Type | Required | Description |\n|---|---|---|---|\n{rows}"
+
+
+RENDERERS = {
+    "json": lambda t: "Spec: " + json.dumps({"name": t["name"], "parameters": _schema(t)}),
+    "python literal": lambda t: "Spec: " + repr({"name": t["name"], "parameters": _schema(t)}),
+    "escaped": lambda t: json.dumps({"text": json.dumps([{"name": t["name"], "parameters": _schema(t)}])}),
+    "yaml": lambda t: "```yaml\n" + yaml.safe_dump({"name": t["name"], "parameters": _schema(t)}) + "```\n",
+    "openai": lambda t: json.dumps({"type": "function", "function": {"name": t["name"], "parameters": _schema(t)}}),
+    "xlam": lambda t: json.dumps({"name": t["name"], "parameters": {
+        k: {"type": TYPES[v] + ("" if k in t["required"] else ", optional")} for k, v in t["props"].items()}}),
+    "python": _python,
+    "table": _table,
+}
+
+
+@given(tools(), st.sampled_from(sorted(RENDERERS)))
+def test_rendered_tools_extract_back_equal(tool: dict[str, Any], renderer: str) -> None:
+    text = RENDERERS[renderer](tool)
+    result = tc.extract_texts([text])
+    assert len(result.tools) == 1, (renderer, text, result.rejected)
+    got = result.tools[0]
+    assert got["name"] == tool["name"]
+    props = got["parameters"]["properties"]
+    assert {k: p.get("type") for k, p in props.items()} == tool["props"]
+    assert sorted(got["parameters"].get("required", [])) == tool["required"]
+
+
+@given(st.text(max_size=300))
+def test_any_text_extracts_without_crashing(text: str) -> None:
+    result = tc.extract_texts([text, "{" * 500 + text, "[" * 500, text + '{"name": "x", "parameters": ' * 50])
+    assert result.report["documents"] == 4
