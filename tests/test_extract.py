@@ -21,7 +21,9 @@ OPENAPI = {
     "info": {"title": "Pets", "version": "1"},
     "paths": {
         "/pets/{petId}": {
-            "parameters": [{"name": "petId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [
+                {"name": "petId", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
             "get": {
                 "operationId": "showPetById",
                 "summary": "Info for a pet",
@@ -33,7 +35,9 @@ OPENAPI = {
             "post": {
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewPet"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/NewPet"}}
+                    },
                 },
                 "responses": {"201": {"description": "created"}},
             }
@@ -65,13 +69,19 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
     (
         "openapi json",
         "Our API:\n" + json.dumps(OPENAPI, indent=2),
-        {"showPetById": (["petId", "verbose"], ["petId"]), "POST /pets": (["name", "tag"], ["name"])},
+        {
+            "showPetById": (["petId", "verbose"], ["petId"]),
+            "POST /pets": (["name", "tag"], ["name"]),
+        },
         "openapi",
     ),
     (
         "openapi yaml",
         "# Pets API\n\n```yaml\n" + yaml.safe_dump(OPENAPI) + "```\n",
-        {"showPetById": (["petId", "verbose"], ["petId"]), "POST /pets": (["name", "tag"], ["name"])},
+        {
+            "showPetById": (["petId", "verbose"], ["petId"]),
+            "POST /pets": (["name", "tag"], ["name"]),
+        },
         "openapi",
     ),
     (
@@ -91,16 +101,38 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
     (
         "bfcl python literal",
         "Here is the function: "
-        + repr({"name": "calc_area", "description": "Area", "parameters": {"type": "dict", "properties": {
-            "base": {"type": "integer", "description": "b"}, "height": {"type": "float"}}, "required": ["base"]}}),
+        + repr(
+            {
+                "name": "calc_area",
+                "description": "Area",
+                "parameters": {
+                    "type": "dict",
+                    "properties": {
+                        "base": {"type": "integer", "description": "b"},
+                        "height": {"type": "float"},
+                    },
+                    "required": ["base"],
+                },
+            }
+        ),
         {"calc_area": (["base", "height"], ["base"])},
         "function_spec",
     ),
     (
         "xlam flat map",
         "User: weather?\nAvailable tools: "
-        + json.dumps([{"name": "forecast", "description": "f", "parameters": {
-            "city": {"type": "str", "description": "c"}, "days": {"type": "int, optional", "default": 3}}}])
+        + json.dumps(
+            [
+                {
+                    "name": "forecast",
+                    "description": "f",
+                    "parameters": {
+                        "city": {"type": "str", "description": "c"},
+                        "days": {"type": "int, optional", "default": 3},
+                    },
+                }
+            ]
+        )
         + '\nAnswer: [{"name": "forecast", "arguments": {"city": "Oslo"}}]',
         {"forecast": (["city", "days"], ["city"])},
         "function_spec",
@@ -119,22 +151,41 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
     ),
     (
         "toolbench api list",
-        json.dumps({"api_list": [{"tool_name": "Geo", "api_name": "lookup_ip", "api_description": "IP info",
-                                  "required_parameters": [{"name": "ip", "type": "STRING", "description": "x"}],
-                                  "optional_parameters": [{"name": "lang", "type": "STRING"}], "method": "GET"}]}),
+        json.dumps(
+            {
+                "api_list": [
+                    {
+                        "tool_name": "Geo",
+                        "api_name": "lookup_ip",
+                        "api_description": "IP info",
+                        "required_parameters": [
+                            {"name": "ip", "type": "STRING", "description": "x"}
+                        ],
+                        "optional_parameters": [{"name": "lang", "type": "STRING"}],
+                        "method": "GET",
+                    }
+                ]
+            }
+        ),
         {"lookup_ip": (["ip", "lang"], ["ip"])},
         "toolbench",
     ),
     (
         "api zoo entry",
-        json.dumps({"api_name": "Pets - list", "api_call": "client.pets.list(limit=10)",
-                    "api_arguments": {"limit": "integer: How many", "cursor": "string: Page cursor"}}),
+        json.dumps(
+            {
+                "api_name": "Pets - list",
+                "api_call": "client.pets.list(limit=10)",
+                "api_arguments": {"limit": "integer: How many", "cursor": "string: Page cursor"},
+            }
+        ),
         {"client.pets.list": (["cursor", "limit"], [])},
         "api_entry",
     ),
     (
         "python google docstring",
-        'import x\n\ndef get_weather(city: str, days: int = 3) -> dict:\n    """Weather for a city.\n\n'
+        "import x\n\ndef get_weather(city: str, days: int = 3) -> dict:\n"
+        '    """Weather for a city.\n\n'
         '    Args:\n        city: The city.\n        days: Days ahead.\n    """\n    return {}\n\n'
         'Example:\n\n    get_weather(city="Paris", days=2)\n',
         {"get_weather": (["city", "days"], ["city"])},
@@ -142,7 +193,8 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
     ),
     (
         "markdown table",
-        "## `create_user`\n\nCreates a user.\n\n| Name | Type | Required | Description |\n|---|---|---|---|\n"
+        "## `create_user`\n\nCreates a user.\n\n"
+        "| Name | Type | Required | Description |\n|---|---|---|---|\n"
         "| email | string | yes | Login |\n| age | integer | no | Age |\n",
         {"create_user": (["age", "email"], ["email"])},
         "table",
@@ -150,13 +202,18 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("label", "text", "want", "extractor"), FIXTURES, ids=[f[0] for f in FIXTURES])
+@pytest.mark.parametrize(
+    ("label", "text", "want", "extractor"), FIXTURES, ids=[f[0] for f in FIXTURES]
+)
 def test_each_extractor_finds_its_spec(
     label: str, text: str, want: dict[str, tuple[list[str], list[str]]], extractor: str
 ) -> None:
     result = tc.extract_texts([text])
     got = {
-        t["name"]: (sorted(t["parameters"]["properties"]), sorted(t["parameters"].get("required", [])))
+        t["name"]: (
+            sorted(t["parameters"]["properties"]),
+            sorted(t["parameters"].get("required", [])),
+        )
         for t in result.tools
     }
     assert got == want
@@ -171,13 +228,22 @@ def test_calls_beside_specs_and_transcripts() -> None:
     assert [(c["name"], c["arguments"]) for c in r.calls] == [("forecast", {"city": "Oslo"})]
     py = next(f[1] for f in FIXTURES if f[0] == "python google docstring")
     r = tc.extract_texts([py])
-    assert [(c["name"], c["arguments"]) for c in r.calls] == [("get_weather", {"city": "Paris", "days": 2})]
+    assert [(c["name"], c["arguments"]) for c in r.calls] == [
+        ("get_weather", {"city": "Paris", "days": 2})
+    ]
     hermes = json.dumps(
-        {"conversations": [
-            {"from": "system", "value": "<tools>" + json.dumps([WEATHER]) + "</tools>"},
-            {"from": "human", "value": "Weather in Rome?"},
-            {"from": "gpt", "value": '<tool_call>{"name": "get_weather", "arguments": {"city": "Rome"}}</tool_call>'},
-        ]}
+        {
+            "conversations": [
+                {"from": "system", "value": "<tools>" + json.dumps([WEATHER]) + "</tools>"},
+                {"from": "human", "value": "Weather in Rome?"},
+                {
+                    "from": "gpt",
+                    "value": "<tool_call>"
+                    + json.dumps({"name": "get_weather", "arguments": {"city": "Rome"}})
+                    + "</tool_call>",
+                },
+            ]
+        }
     )
     r = tc.extract_texts([hermes])
     assert [t["extractor"] for t in r.tools] == ["transcript"]
@@ -187,8 +253,12 @@ def test_calls_beside_specs_and_transcripts() -> None:
 
 
 def test_malformed_and_data_tables_are_counted_not_emitted() -> None:
-    bad = json.dumps({"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "widget"}}}})
-    data = "## Properties\n\nName | Type | Description\n--- | --- | ---\n**ca_bundle** | **str** | x\n"
+    bad = json.dumps(
+        {"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "widget"}}}}
+    )
+    data = (
+        "## Properties\n\nName | Type | Description\n--- | --- | ---\n**ca_bundle** | **str** | x\n"
+    )
     r = tc.extract_texts([bad, data])
     assert r.tools == []
     assert r.report["extractors"]["function_spec"]["rejected"] == {"malformed_schema": 1}
@@ -229,7 +299,10 @@ def tools(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _schema(t: dict[str, Any]) -> dict[str, Any]:
-    s: dict[str, Any] = {"type": "object", "properties": {k: {"type": v} for k, v in t["props"].items()}}
+    s: dict[str, Any] = {
+        "type": "object",
+        "properties": {k: {"type": v} for k, v in t["props"].items()},
+    }
     if t["required"]:
         s["required"] = t["required"]
     return s
@@ -243,18 +316,35 @@ def _python(t: dict[str, Any]) -> str:
 
 
 def _table(t: dict[str, Any]) -> str:
-    rows = "".join(f"| {k} | {v} | {'yes' if k in t['required'] else 'no'} | The {k} |\n" for k, v in t["props"].items())
-    return f"## `{t['name']}`\n\n| Parameter | Type | Required | Description |\n|---|---|---|---|\n{rows}"
+    rows = "".join(
+        f"| {k} | {v} | {'yes' if k in t['required'] else 'no'} | The {k} |\n"
+        for k, v in t["props"].items()
+    )
+    head = "| Parameter | Type | Required | Description |\n|---|---|---|---|\n"
+    return f"## `{t['name']}`\n\n{head}{rows}"
 
 
 RENDERERS = {
     "json": lambda t: "Spec: " + json.dumps({"name": t["name"], "parameters": _schema(t)}),
     "python literal": lambda t: "Spec: " + repr({"name": t["name"], "parameters": _schema(t)}),
-    "escaped": lambda t: json.dumps({"text": json.dumps([{"name": t["name"], "parameters": _schema(t)}])}),
-    "yaml": lambda t: "```yaml\n" + yaml.safe_dump({"name": t["name"], "parameters": _schema(t)}) + "```\n",
-    "openai": lambda t: json.dumps({"type": "function", "function": {"name": t["name"], "parameters": _schema(t)}}),
-    "xlam": lambda t: json.dumps({"name": t["name"], "parameters": {
-        k: {"type": TYPES[v] + ("" if k in t["required"] else ", optional")} for k, v in t["props"].items()}}),
+    "escaped": lambda t: json.dumps(
+        {"text": json.dumps([{"name": t["name"], "parameters": _schema(t)}])}
+    ),
+    "yaml": lambda t: (
+        "```yaml\n" + yaml.safe_dump({"name": t["name"], "parameters": _schema(t)}) + "```\n"
+    ),
+    "openai": lambda t: json.dumps(
+        {"type": "function", "function": {"name": t["name"], "parameters": _schema(t)}}
+    ),
+    "xlam": lambda t: json.dumps(
+        {
+            "name": t["name"],
+            "parameters": {
+                k: {"type": TYPES[v] + ("" if k in t["required"] else ", optional")}
+                for k, v in t["props"].items()
+            },
+        }
+    ),
     "python": _python,
     "table": _table,
 }
@@ -274,5 +364,7 @@ def test_rendered_tools_extract_back_equal(tool: dict[str, Any], renderer: str) 
 
 @given(st.text(max_size=300))
 def test_any_text_extracts_without_crashing(text: str) -> None:
-    result = tc.extract_texts([text, "{" * 500 + text, "[" * 500, text + '{"name": "x", "parameters": ' * 50])
+    result = tc.extract_texts(
+        [text, "{" * 500 + text, "[" * 500, text + '{"name": "x", "parameters": ' * 50]
+    )
     assert result.report["documents"] == 4

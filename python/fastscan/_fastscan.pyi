@@ -165,6 +165,10 @@ class ToolCalls:
         self, array: Any, to: str, *, from_format: str | None = None, allow: list[str] = ...
     ) -> pa.RecordBatch:
         """One row per record: status, output, from, reason, detail, lost."""
+    def extract(
+        self, array: Any, *, text_field: str | None = None
+    ) -> tuple[pa.RecordBatch, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch]:
+        """(docs, specs, calls, rejected) batches of an Arrow array of documents."""
 
 @final
 class LineReader:

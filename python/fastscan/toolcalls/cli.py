@@ -153,8 +153,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for name, s in r["extractors"].items():
         if s["specs"] or s["rejected"] or s["calls"]:
             rejected = sum(s["rejected"].values())
-            print(f"  {name:<14} {s['specs']:>7,} specs in {s['documents_with_spec']:,} documents, "
-                  f"{rejected:,} rejected, {s['calls']:,} calls")
+            print(
+                f"  {name:<14} {s['specs']:>7,} specs in {s['documents_with_spec']:,} documents, "
+                f"{rejected:,} rejected, {s['calls']:,} calls"
+            )
     for why, n in r["documents_unreadable"].items():
         print(f"  unreadable documents ({why}): {n:,}")
     if r["emit"]:
@@ -176,6 +178,8 @@ def add_extract_parser(sub: Any) -> None:
     ex.add_argument("-o", "--output", required=True, help="output directory")
     ex.add_argument("--text-field", default="text", help="the documents' text field (dotted path)")
     ex.add_argument("--emit", choices=FORMATS, help="also write training records in this format")
-    ex.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT")
+    ex.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
+    )
     ex.add_argument("--threads", type=int, default=None)
     ex.set_defaults(func=cmd_extract)

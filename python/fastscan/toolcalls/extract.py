@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-
-
 from fastscan import _fastscan
 from fastscan.toolcalls.check import check_records
 from fastscan.toolcalls.convert import convert_records
@@ -110,10 +107,12 @@ def _run_block(
         per_doc.setdefault(doc, ([], []))[0].append(tool)
         if len(tally.examples[s["extractor"]]) < EXAMPLES:
             tally.examples[s["extractor"]].append(tool)
-    for doc, extractor in with_spec:
+    for _, extractor in with_spec:
         tally.docs_with[extractor] += 1
     tally.docs_with["any"] += len({d for d, _ in with_spec})
-    spec_of = {(t_doc, t["name"]): t["extractor"] for t_doc, (tools, _) in per_doc.items() for t in tools}
+    spec_of = {
+        (t_doc, t["name"]): t["extractor"] for t_doc, (tools, _) in per_doc.items() for t in tools
+    }
     for c in calls.to_pylist():
         call = {
             "name": c["name"],
@@ -130,16 +129,26 @@ def _run_block(
         reason = r["reason"].split(":")[0]
         tally.rejected[r["extractor"]][reason] += 1
         result.rejected.append(
-            {"file": file, "record": rows[r["doc"]], "extractor": r["extractor"], "name": r["name"],
-             "reason": r["reason"]}
+            {
+                "file": file,
+                "record": rows[r["doc"]],
+                "extractor": r["extractor"],
+                "name": r["name"],
+                "reason": r["reason"],
+            }
         )
     return [per_doc[d] for d in sorted(per_doc)]
 
 
-def _training_records(tools: list[dict[str, Any]], calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _training_records(
+    tools: list[dict[str, Any]], calls: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """OpenAI records for one document (see the module docs)."""
     offered = [
-        {"type": "function", "function": {k: t[k] for k in ("name", "description", "parameters") if k in t}}
+        {
+            "type": "function",
+            "function": {k: t[k] for k in ("name", "description", "parameters") if k in t},
+        }
         for t in tools
     ]
     if not offered:
@@ -156,7 +165,10 @@ def _training_records(tools: list[dict[str, Any]], calls: list[dict[str, Any]]) 
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                    {
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                    }
                 ],
             }
         )
@@ -169,7 +181,11 @@ def _emit(records: list[dict[str, Any]], fmt: str, counts: Counter[str]) -> list
     if not records:
         return []
     checked = check_records(records)
-    valid = [r for r, s in zip(records, checked.records.column("status").to_pylist(), strict=True) if s == "valid"]
+    valid = [
+        r
+        for r, s in zip(records, checked.records.column("status").to_pylist(), strict=True)
+        if s == "valid"
+    ]
     counts["failed_check"] += len(records) - len(valid)
     converted = convert_records(valid, fmt, from_format="openai")
     out = []
@@ -214,7 +230,9 @@ def extract(
     return _finish(result, tally, emitted, out_dir, [os.fspath(i) for i in inputs], emit)
 
 
-def extract_texts(texts: Iterable[str], *, emit: str | None = None, threads: int | None = None) -> ExtractResult:
+def extract_texts(
+    texts: Iterable[str], *, emit: str | None = None, threads: int | None = None
+) -> ExtractResult:
     """Extracts from texts in memory (``file`` is ``"<texts>"``, ``record`` the index)."""
     engine = _fastscan.ToolCalls(threads=threads)
     result = ExtractResult()
@@ -228,7 +246,11 @@ def extract_texts(texts: Iterable[str], *, emit: str | None = None, threads: int
 
 
 def _finish(
-    result: ExtractResult, tally: _Tally, emitted: Counter[str], out: Path | None, inputs: list[str],
+    result: ExtractResult,
+    tally: _Tally,
+    emitted: Counter[str],
+    out: Path | None,
+    inputs: list[str],
     emit: str | None,
 ) -> ExtractResult:
     per = {}
@@ -279,28 +301,30 @@ def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _html(report: dict[str, Any], tally: _Tally) -> str:
     e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(name)}</td><td>{s['documents_with_spec']}</td><td>{s['specs']}</td>"
-        f"<td>{e(', '.join(f'{k} {v}' for k, v in s['rejected'].items()) or '-')}</td><td>{s['calls']}</td></tr>"
-        for name, s in report["extractors"].items()
-    )
+    rows = ""
+    for name, s in report["extractors"].items():
+        rejected = ", ".join(f"{k} {v}" for k, v in s["rejected"].items()) or "-"
+        rows += (
+            f"<tr><td>{e(name)}</td><td>{s['documents_with_spec']}</td><td>{s['specs']}</td>"
+            f"<td>{e(rejected)}</td><td>{s['calls']}</td></tr>"
+        )
     examples = ""
     for name, _ in EXTRACTORS:
         for t in tally.examples.get(name, []):
             src = t["source"]
             examples += (
                 f"<h3>{e(name)}: <code>{e(t['name'])}</code></h3>"
-                f"<p>{e(src['file'])} record {src['record']}, characters {src['start']}-{src['end']}"
-                f" ({e(t['syntax'])})</p><pre>{e(json.dumps(t['parameters'], indent=2)[:2000])}</pre>"
+                f"<p>{e(src['file'])} record {src['record']}, "
+                f"characters {src['start']}-{src['end']} ({e(t['syntax'])})</p>"
+                f"<pre>{e(json.dumps(t['parameters'], indent=2)[:2000])}</pre>"
             )
     return (
         "<!doctype html><meta charset=utf-8><title>fastscan extract</title>"
         "<style>body{font:14px system-ui;margin:2em}td,th{padding:2px 8px;text-align:right}"
         "td:first-child{text-align:left}pre{background:#f4f4f4;padding:8px}</style>"
         f"<h1>fastscan extract</h1><p>{report['documents']:,} documents, "
-        f"{report['documents_with_spec']:,} with a spec, {report['specs']:,} specs, {report['calls']:,} calls</p>"
+        f"{report['documents_with_spec']:,} with a spec, {report['specs']:,} specs, "
+        f"{report['calls']:,} calls</p>"
         "<table><tr><th>extractor</th><th>documents with a spec</th><th>specs</th><th>rejected</th>"
         f"<th>calls</th></tr>{rows}</table><h2>Examples</h2>{examples}"
     )
-
-

@@ -252,114 +252,124 @@ impl PyToolCalls {
                 })
             })?
             .map_err(|e| to_pyerr(py, e))?;
-        let mut d_error = StringBuilder::new();
-        let (mut s_doc, mut s_name, mut s_desc, mut s_params) = (
-            UInt64Builder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut s_start, mut s_end, mut s_ext, mut s_syntax) = (
-            UInt64Builder::new(),
-            UInt64Builder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut c_doc, mut c_name, mut c_args) = (
-            UInt64Builder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut c_start, mut c_end, mut c_ext, mut c_ctx) = (
-            UInt64Builder::new(),
-            UInt64Builder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut r_doc, mut r_ext, mut r_name, mut r_reason) = (
-            UInt64Builder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        for (i, r) in results.iter().enumerate() {
-            let doc = i as u64;
-            let rows = match r {
-                Ok(rows) => {
-                    d_error.append_null();
-                    rows
-                }
-                Err(e) => {
-                    d_error.append_value(e);
-                    continue;
-                }
-            };
-            for (name, desc, params, start, end, ext, syntax) in &rows.specs {
-                s_doc.append_value(doc);
-                s_name.append_value(name);
-                s_desc.append_option(desc.as_deref());
-                s_params.append_value(params);
-                s_start.append_value(*start as u64);
-                s_end.append_value(*end as u64);
-                s_ext.append_value(ext);
-                s_syntax.append_value(syntax);
-            }
-            for (name, args, start, end, ext, ctx) in &rows.calls {
-                c_doc.append_value(doc);
-                c_name.append_value(name);
-                c_args.append_value(args);
-                c_start.append_value(*start as u64);
-                c_end.append_value(*end as u64);
-                c_ext.append_value(ext);
-                c_ctx.append_value(ctx);
-            }
-            for (ext, name, reason, _, _) in &rows.rejected {
-                r_doc.append_value(doc);
-                r_ext.append_value(ext);
-                r_name.append_value(name);
-                r_reason.append_value(reason);
-            }
-        }
-        let docs = batch(py, vec![("error", Arc::new(d_error.finish()) as ArrayRef)])?;
-        let specs = batch(
-            py,
-            vec![
-                ("doc", Arc::new(s_doc.finish()) as ArrayRef),
-                ("name", Arc::new(s_name.finish())),
-                ("description", Arc::new(s_desc.finish())),
-                ("parameters", Arc::new(s_params.finish())),
-                ("start", Arc::new(s_start.finish())),
-                ("end", Arc::new(s_end.finish())),
-                ("extractor", Arc::new(s_ext.finish())),
-                ("syntax", Arc::new(s_syntax.finish())),
-            ],
-        )?;
-        let calls = batch(
-            py,
-            vec![
-                ("doc", Arc::new(c_doc.finish()) as ArrayRef),
-                ("name", Arc::new(c_name.finish())),
-                ("arguments", Arc::new(c_args.finish())),
-                ("start", Arc::new(c_start.finish())),
-                ("end", Arc::new(c_end.finish())),
-                ("extractor", Arc::new(c_ext.finish())),
-                ("context", Arc::new(c_ctx.finish())),
-            ],
-        )?;
-        let rejected = batch(
-            py,
-            vec![
-                ("doc", Arc::new(r_doc.finish()) as ArrayRef),
-                ("extractor", Arc::new(r_ext.finish())),
-                ("name", Arc::new(r_name.finish())),
-                ("reason", Arc::new(r_reason.finish())),
-            ],
-        )?;
-        pyo3::types::PyTuple::new(py, [docs, specs, calls, rejected])
+        extraction_batches(py, &results)
     }
 }
 
 type PyTuple2 = pyo3::types::PyTuple;
+
+/// The `(docs, specs, calls, rejected)` batches of a block's extraction.
+// One Arrow builder per output column: long, but one straight conversion.
+#[allow(clippy::too_many_lines)]
+fn extraction_batches<'py>(
+    py: Python<'py>,
+    results: &[Result<toolcalls::extract::DocRows, String>],
+) -> PyResult<Bound<'py, PyTuple2>> {
+    let mut d_error = StringBuilder::new();
+    let (mut s_doc, mut s_name, mut s_desc, mut s_params) = (
+        UInt64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let (mut s_start, mut s_end, mut s_ext, mut s_syntax) = (
+        UInt64Builder::new(),
+        UInt64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let (mut c_doc, mut c_name, mut c_args) = (
+        UInt64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let (mut c_start, mut c_end, mut c_ext, mut c_ctx) = (
+        UInt64Builder::new(),
+        UInt64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let (mut r_doc, mut r_ext, mut r_name, mut r_reason) = (
+        UInt64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    for (i, r) in results.iter().enumerate() {
+        let doc = i as u64;
+        let rows = match r {
+            Ok(rows) => {
+                d_error.append_null();
+                rows
+            }
+            Err(e) => {
+                d_error.append_value(e);
+                continue;
+            }
+        };
+        for (name, desc, params, start, end, ext, syntax) in &rows.specs {
+            s_doc.append_value(doc);
+            s_name.append_value(name);
+            s_desc.append_option(desc.as_deref());
+            s_params.append_value(params);
+            s_start.append_value(*start as u64);
+            s_end.append_value(*end as u64);
+            s_ext.append_value(ext);
+            s_syntax.append_value(syntax);
+        }
+        for (name, args, start, end, ext, ctx) in &rows.calls {
+            c_doc.append_value(doc);
+            c_name.append_value(name);
+            c_args.append_value(args);
+            c_start.append_value(*start as u64);
+            c_end.append_value(*end as u64);
+            c_ext.append_value(ext);
+            c_ctx.append_value(ctx);
+        }
+        for (ext, name, reason, _, _) in &rows.rejected {
+            r_doc.append_value(doc);
+            r_ext.append_value(ext);
+            r_name.append_value(name);
+            r_reason.append_value(reason);
+        }
+    }
+    let docs = batch(py, vec![("error", Arc::new(d_error.finish()) as ArrayRef)])?;
+    let specs = batch(
+        py,
+        vec![
+            ("doc", Arc::new(s_doc.finish()) as ArrayRef),
+            ("name", Arc::new(s_name.finish())),
+            ("description", Arc::new(s_desc.finish())),
+            ("parameters", Arc::new(s_params.finish())),
+            ("start", Arc::new(s_start.finish())),
+            ("end", Arc::new(s_end.finish())),
+            ("extractor", Arc::new(s_ext.finish())),
+            ("syntax", Arc::new(s_syntax.finish())),
+        ],
+    )?;
+    let calls = batch(
+        py,
+        vec![
+            ("doc", Arc::new(c_doc.finish()) as ArrayRef),
+            ("name", Arc::new(c_name.finish())),
+            ("arguments", Arc::new(c_args.finish())),
+            ("start", Arc::new(c_start.finish())),
+            ("end", Arc::new(c_end.finish())),
+            ("extractor", Arc::new(c_ext.finish())),
+            ("context", Arc::new(c_ctx.finish())),
+        ],
+    )?;
+    let rejected = batch(
+        py,
+        vec![
+            ("doc", Arc::new(r_doc.finish()) as ArrayRef),
+            ("extractor", Arc::new(r_ext.finish())),
+            ("name", Arc::new(r_name.finish())),
+            ("reason", Arc::new(r_reason.finish())),
+        ],
+    )?;
+    pyo3::types::PyTuple::new(py, [docs, specs, calls, rejected])
+}
 
 /// The canonical record of one JSON record, as JSON text (`format` detected when `None`).
 #[pyfunction]

@@ -3,11 +3,11 @@
 //! | extractor | finds |
 //! |---|---|
 //! | `openapi` | OpenAPI / Swagger documents (JSON or YAML) and lone path items: a tool per operation |
-//! | `function_spec` | `{"name", "parameters"}` specs (OpenAI `tools`, BFCL function docs, xLAM flat maps) |
+//! | `function_spec` | `{"name", "parameters"}` specs (`OpenAI` `tools`, `BFCL` function docs, `xLAM` flat maps) |
 //! | `toolbench` | `api_name` with `required_parameters` / `optional_parameters` lists |
 //! | `api_entry` | Gorilla / API Zoo `api_name` + `api_arguments` (+ `api_call`) entries |
 //! | `transcript` | tool-call records in any format the converter reads: their tools and calls |
-//! | `python` | documented Python functions (Google, NumPy, Sphinx docstrings) |
+//! | `python` | documented Python functions (Google, `NumPy`, Sphinx docstrings) |
 //! | `table` | markdown / HTML parameter tables under a heading that names the function |
 //!
 //! Structured specs are found in any serialization [`scan`] reads: JSON, Python literals, JSON
@@ -244,23 +244,27 @@ pub fn context_before(text: &str, at: usize) -> String {
     chars[chars.len() - keep..].iter().collect()
 }
 
+/// `(name, description, parameters JSON, start, end, extractor, syntax)`.
+pub type SpecRow = (
+    String,
+    Option<String>,
+    String,
+    usize,
+    usize,
+    &'static str,
+    &'static str,
+);
+/// `(name, arguments JSON, start, end, extractor, context before)`.
+pub type CallRow = (String, String, usize, usize, &'static str, String);
+/// `(extractor, name, reason, start, end)`.
+pub type RejectedRow = (&'static str, String, String, usize, usize);
+
 /// One document's extraction with character offsets, ready for output.
 #[derive(Debug, Default)]
 pub struct DocRows {
-    /// `(name, description, parameters JSON, start, end, extractor, syntax)`.
-    pub specs: Vec<(
-        String,
-        Option<String>,
-        String,
-        usize,
-        usize,
-        &'static str,
-        &'static str,
-    )>,
-    /// `(name, arguments JSON, start, end, extractor, context before)`.
-    pub calls: Vec<(String, String, usize, usize, &'static str, String)>,
-    /// `(extractor, name, reason, start, end)`.
-    pub rejected: Vec<(&'static str, String, String, usize, usize)>,
+    pub specs: Vec<SpecRow>,
+    pub calls: Vec<CallRow>,
+    pub rejected: Vec<RejectedRow>,
 }
 
 /// Extracts one document into rows with character offsets.

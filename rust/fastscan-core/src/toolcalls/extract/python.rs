@@ -1,6 +1,6 @@
 //! Python functions with docstrings: the signature's parameters (types from annotations,
 //! required when there is no default), the docstring's summary and its parameter sections in
-//! the Google (`Args:`), NumPy (`Parameters` + `----------`) and Sphinx (`:param x:`) styles.
+//! the Google (`Args:`), `NumPy` (`Parameters` + `----------`) and Sphinx (`:param x:`) styles.
 //! Functions without a docstring and private ones (`_name`) are not specs.
 
 use std::sync::LazyLock;
@@ -30,7 +30,7 @@ static NUMPY_ITEM: LazyLock<Regex> =
 pub fn functions(text: &str) -> Vec<(Tool, usize, usize)> {
     let mut out = Vec::new();
     for cap in DEF.captures_iter(text) {
-        let whole = cap.get(0).expect("match");
+        let Some(whole) = cap.get(0) else { continue };
         let name = &cap[2];
         if name.starts_with('_') {
             continue;
@@ -210,8 +210,11 @@ fn dedent(doc: &str) -> String {
         .join("\n")
 }
 
+/// A documented parameter: `(name, type, description)`.
+type DocParam = (String, Option<String>, String);
+
 /// `(summary, [(name, type, description)])` of a dedented docstring.
-fn parse_docstring(doc: &str) -> (String, Vec<(String, Option<String>, String)>) {
+fn parse_docstring(doc: &str) -> (String, Vec<DocParam>) {
     let lines: Vec<&str> = doc.lines().collect();
     let summary: Vec<&str> = lines
         .iter()
@@ -219,7 +222,7 @@ fn parse_docstring(doc: &str) -> (String, Vec<(String, Option<String>, String)>)
         .skip_while(|l| l.is_empty())
         .take_while(|l| !l.is_empty() && !is_section(l) && !l.starts_with(':'))
         .collect();
-    let mut params: Vec<(String, Option<String>, String)> = Vec::new();
+    let mut params: Vec<DocParam> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let t = lines[i].trim();
@@ -244,76 +247,83 @@ fn parse_docstring(doc: &str) -> (String, Vec<(String, Option<String>, String)>)
         if is_section(t)
             || (numpy && matches!(t, "Parameters" | "Arguments" | "Args" | "Other Parameters"))
         {
-            let base = indent(lines[i]);
-            i += if numpy { 2 } else { 1 };
-            let mut item_indent: Option<usize> = None;
-            while i < lines.len() {
-                let l = lines[i];
-                if l.trim().is_empty() {
-                    i += 1;
-                    if lines
-                        .get(i)
-                        .is_some_and(|n| indent(n) <= base && !n.trim().is_empty())
-                    {
-                        break;
-                    }
-                    continue;
-                }
-                let ind = indent(l);
-                if !numpy && ind <= base {
-                    break;
-                }
-                if numpy
-                    && ind <= base
-                    && lines
-                        .get(i + 1)
-                        .is_some_and(|n| n.trim().starts_with("---"))
-                {
-                    break;
-                }
-                let first = *item_indent.get_or_insert(ind);
-                if ind <= first {
-                    let t = l.trim();
-                    let parsed = if numpy {
-                        NUMPY_ITEM.captures(t).map(|c| {
-                            (
-                                c[1].to_owned(),
-                                c.get(2).map(|m| m.as_str().to_owned()),
-                                String::new(),
-                            )
-                        })
-                    } else {
-                        GOOGLE_ITEM.captures(t).map(|c| {
-                            (
-                                c[1].to_owned(),
-                                c.get(2).map(|m| m.as_str().to_owned()),
-                                c[3].trim().to_owned(),
-                            )
-                        })
-                    };
-                    match parsed {
-                        Some((name, ty, desc)) => {
-                            let e = entry(&mut params, &name);
-                            if ty.is_some() {
-                                e.1 = ty;
-                            }
-                            e.2 = desc;
-                        }
-                        None => break,
-                    }
-                } else if let Some(last) = params.last_mut() {
-                    if !last.2.is_empty() {
-                        last.2.push(' ');
-                    }
-                    last.2.push_str(l.trim());
-                }
-                i += 1;
-            }
+            i = section(&lines, i, numpy, &mut params);
             continue;
         }
         i += 1;
     }
     (summary.join(" "), params)
+}
+
+/// Reads the parameter entries of the section whose heading is `lines[i]`; returns the line
+/// after it.
+fn section(lines: &[&str], mut i: usize, numpy: bool, params: &mut Vec<DocParam>) -> usize {
+    let base = indent(lines[i]);
+    i += if numpy { 2 } else { 1 };
+    let mut item_indent: Option<usize> = None;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.trim().is_empty() {
+            i += 1;
+            if lines
+                .get(i)
+                .is_some_and(|n| indent(n) <= base && !n.trim().is_empty())
+            {
+                break;
+            }
+            continue;
+        }
+        let ind = indent(l);
+        if !numpy && ind <= base {
+            break;
+        }
+        if numpy
+            && ind <= base
+            && lines
+                .get(i + 1)
+                .is_some_and(|n| n.trim().starts_with("---"))
+        {
+            break;
+        }
+        let first = *item_indent.get_or_insert(ind);
+        if ind <= first {
+            let t = l.trim();
+            let parsed = if numpy {
+                NUMPY_ITEM.captures(t).map(|c| {
+                    (
+                        c[1].to_owned(),
+                        c.get(2).map(|m| m.as_str().to_owned()),
+                        String::new(),
+                    )
+                })
+            } else {
+                GOOGLE_ITEM.captures(t).map(|c| {
+                    (
+                        c[1].to_owned(),
+                        c.get(2).map(|m| m.as_str().to_owned()),
+                        c[3].trim().to_owned(),
+                    )
+                })
+            };
+            match parsed {
+                Some((name, ty, desc)) => {
+                    let e = entry(params, &name);
+                    if ty.is_some() {
+                        e.1 = ty;
+                    }
+                    e.2 = desc;
+                }
+                None => break,
+            }
+        } else if let Some(last) = params.last_mut() {
+            if !last.2.is_empty() {
+                last.2.push(' ');
+            }
+            last.2.push_str(l.trim());
+        }
+        i += 1;
+    }
+    i
 }
 
 fn entry<'a>(

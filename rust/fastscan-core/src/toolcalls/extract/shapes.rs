@@ -1,5 +1,5 @@
-//! Tool specs and calls in a structured value, whatever serialization it came from: OpenAI /
-//! BFCL function specs (`name` + `parameters`), xLAM flat parameter maps, ToolBench
+//! Tool specs and calls in a structured value, whatever serialization it came from: `OpenAI` /
+//! `BFCL` function specs (`name` + `parameters`), `xLAM` flat parameter maps, `ToolBench`
 //! `required_parameters` / `optional_parameters` lists, Gorilla / API Zoo `api_name` +
 //! `api_arguments`, OpenAPI / Swagger documents and lone path items (local `$ref`s resolved),
 //! tool-call transcripts in every format the converter reads, and `{"name", "arguments"}` calls.
@@ -101,7 +101,11 @@ fn matched(
             if let Ok(record) = formats::read(v, f) {
                 if !record.tools.is_empty() || record.calls().next().is_some() {
                     // Tools a prompt lists in its text (ToolACE's system prompt).
-                    for m in record.messages.iter().filter(|m| m.role == crate::toolcalls::model::Role::System) {
+                    for m in record
+                        .messages
+                        .iter()
+                        .filter(|m| m.role == crate::toolcalls::model::Role::System)
+                    {
                         for c in super::scan::candidates(&m.content) {
                             walk(&c.value, &c.value, None, 1, out);
                         }
@@ -147,7 +151,7 @@ fn description(o: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// OpenAI / BFCL / xLAM / ToolBench / Gorilla function specs.
+/// `OpenAI` / `BFCL` / `xLAM` / `ToolBench` / Gorilla function specs.
 fn function_spec(o: &Map<String, Value>) -> Option<(&'static str, Tool)> {
     if o.get("type").and_then(Value::as_str) == Some("function") {
         if let Some(Value::Object(inner)) = o.get("function") {
@@ -354,20 +358,19 @@ fn path_item(item: &Value, path: &str, root: &Value, out: &mut Found) {
             let Some(pname) = po.get("name").and_then(Value::as_str) else {
                 continue;
             };
-            let mut s = match po.get("schema") {
-                Some(schema) => resolve(schema, root, 0)
+            let mut s = if let Some(schema) = po.get("schema") {
+                resolve(schema, root, 0)
                     .as_object()
                     .cloned()
-                    .unwrap_or_default(),
-                None => {
-                    let mut s = Map::new();
-                    for k in ["type", "items", "enum", "format", "default"] {
-                        if let Some(x) = po.get(k) {
-                            s.insert(k.into(), x.clone());
-                        }
+                    .unwrap_or_default()
+            } else {
+                let mut s = Map::new();
+                for k in ["type", "items", "enum", "format", "default"] {
+                    if let Some(x) = po.get(k) {
+                        s.insert(k.into(), x.clone());
                     }
-                    s
                 }
+                s
             };
             if let Some(d) = po.get("description") {
                 s.entry("description").or_insert_with(|| d.clone());
@@ -380,31 +383,7 @@ fn path_item(item: &Value, path: &str, root: &Value, out: &mut Found) {
             props.insert(pname.to_owned(), Value::Object(s));
         }
         if let Some(body) = op.get("requestBody") {
-            let body = resolve(body, root, 0);
-            let schema = body
-                .get("content")
-                .and_then(Value::as_object)
-                .and_then(|c| c.get("application/json").or_else(|| c.values().next()))
-                .and_then(|m| m.get("schema"))
-                .map(|s| resolve(s, root, 0));
-            if let Some(schema) = schema {
-                match schema.get("properties").and_then(Value::as_object) {
-                    Some(bp) => {
-                        for (k, s) in bp {
-                            props.insert(k.clone(), resolve(s, root, 0));
-                        }
-                        if let Some(Value::Array(r)) = schema.get("required") {
-                            required.extend(r.iter().cloned());
-                        }
-                    }
-                    None => {
-                        props.insert("body".into(), schema.clone());
-                        if body.get("required").and_then(Value::as_bool) == Some(true) {
-                            required.push(json!("body"));
-                        }
-                    }
-                }
-            }
+            request_body(body, root, &mut props, &mut required);
         }
         let mut params = json!({"type": "object", "properties": props});
         if !required.is_empty() {
@@ -416,6 +395,37 @@ fn path_item(item: &Value, path: &str, root: &Value, out: &mut Found) {
             .and_then(Value::as_str)
             .map(str::to_owned);
         out.tools.push(("openapi", Tool::new(name, desc, &params)));
+    }
+}
+
+/// Merges a JSON request body into the operation's parameters: its properties when it is an
+/// object schema, else one `body` parameter.
+fn request_body(
+    body: &Value,
+    root: &Value,
+    props: &mut Map<String, Value>,
+    required: &mut Vec<Value>,
+) {
+    let body = resolve(body, root, 0);
+    let schema = body
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|c| c.get("application/json").or_else(|| c.values().next()))
+        .and_then(|m| m.get("schema"))
+        .map(|s| resolve(s, root, 0));
+    let Some(schema) = schema else { return };
+    if let Some(bp) = schema.get("properties").and_then(Value::as_object) {
+        for (k, s) in bp {
+            props.insert(k.clone(), resolve(s, root, 0));
+        }
+        if let Some(Value::Array(r)) = schema.get("required") {
+            required.extend(r.iter().cloned());
+        }
+    } else {
+        props.insert("body".into(), schema.clone());
+        if body.get("required").and_then(Value::as_bool) == Some(true) {
+            required.push(json!("body"));
+        }
     }
 }
 

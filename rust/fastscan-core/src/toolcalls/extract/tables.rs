@@ -37,14 +37,17 @@ static CODE_NAME: LazyLock<Regex> = LazyLock::new(|| {
 pub const NOT_A_FUNCTION: &str =
     "the table describes data (properties, fields, a response), not a call";
 
+/// A spec and its byte span.
+pub type Spanned = (Tool, usize, usize);
+
 /// `(tool, start, end)` per parameter table, and the spans of tables skipped as data tables.
 #[must_use]
-pub fn tables(text: &str) -> (Vec<(Tool, usize, usize)>, Vec<(usize, usize)>) {
+pub fn tables(text: &str) -> (Vec<Spanned>, Vec<(usize, usize)>) {
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     let mut all: Vec<(Vec<Vec<String>>, usize, usize)> = markdown_tables(text);
     for m in HTML_TABLE.captures_iter(text) {
-        let whole = m.get(0).expect("match");
+        let Some(whole) = m.get(0) else { continue };
         let rows: Vec<Vec<String>> = HTML_ROW
             .captures_iter(&m[1])
             .map(|r| {
@@ -102,10 +105,10 @@ pub fn tables(text: &str) -> (Vec<(Tool, usize, usize)>, Vec<(usize, usize)>) {
                 let r = r.to_ascii_lowercase();
                 if r.contains("optional") || r == "no" || r == "false" {
                     optional = Some(true);
-                } else if r.contains("required") || matches!(r.as_str(), "yes" | "true" | "✓" | "x")
+                } else if cols.required_by_notes
+                    || r.contains("required")
+                    || matches!(r.as_str(), "yes" | "true" | "✓" | "x")
                 {
-                    optional = Some(false);
-                } else if cols.required_by_notes {
                     optional = Some(false);
                 }
             }
