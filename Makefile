@@ -26,8 +26,9 @@ build: $(STAMP) ## build the Rust extension (release) into .venv
 	$(BIN)/maturin develop --release --quiet
 	@$(BIN)/python -c "import fastscan; print('fastscan', fastscan.__version__, 'built')"
 
-demo: build ## filter the bundled sample shards (JSONL, JSONL.zst, Parquet) through a 3-stage cascade
+demo: build ## filter the bundled sample shards through a 3-stage cascade, then extract tool specs from what was kept
 	$(BIN)/fastscan-filter examples/shards -o demo-out --overwrite --config examples/cascade.toml
+	$(BIN)/fastscan extract demo-out/kept -o demo-out/extract --overwrite --emit openai
 
 test: build rust-test py-test lint ## cargo test, pytest and every lint
 

@@ -278,8 +278,12 @@ def test_emitted_records_pass_the_checker_and_never_invent_calls(tmp_path: Path)
     assert len(lines) == report["emit"]["emitted"] > 0
     checked = tc.check_records(lines, format="hermes")
     assert checked.report["totals"]["valid"] == len(lines)
-    calls = sum(len(tc.canonical(line, "hermes")[1]["messages"]) > 0 for line in lines)
-    assert calls <= len(result.calls)  # only calls that were found
+    found = (tmp_path / "out" / "calls.jsonl").read_text().splitlines()
+    with_call = sum(len(tc.canonical(line, "hermes")[1]["messages"]) > 0 for line in lines)
+    assert 0 < with_call <= len(found)  # only calls that were found
+    assert result.tools == []  # streamed to tools.jsonl, not held in memory
+    assert report["specs"] == len((tmp_path / "out" / "tools.jsonl").read_text().splitlines())
+    assert report["calls"] == len(found)
     tools = [json.loads(x) for x in (tmp_path / "out" / "tools.jsonl").read_text().splitlines()]
     assert {t["source"]["file"] for t in tools} == {str(src)}
     assert (tmp_path / "out" / "report.html").read_text().count("<h3>") >= 5

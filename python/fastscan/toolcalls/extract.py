@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fastscan import _fastscan
 from fastscan.toolcalls.check import check_records
@@ -48,8 +48,9 @@ EXAMPLES = 3
 
 @dataclass
 class ExtractResult:
-    """What ``extract`` found: ``tools`` and ``calls`` as the rows of tools.jsonl and
-    calls.jsonl, ``report`` the counts of report.json, ``records`` the emitted records."""
+    """What ``extract`` found: ``report`` the counts of report.json, ``records`` the emitted
+    records; ``tools``, ``calls`` and ``rejected`` (the rows of tools.jsonl, calls.jsonl and
+    rejected.jsonl) are filled in memory only without an output directory."""
 
     tools: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -69,14 +70,53 @@ class _Tally:
         self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
 
-def _source(file: str, record: int, start: int, end: int) -> dict[str, Any]:
-    return {"file": file, "record": record, "start": start, "end": end}
+class _Sink:
+    """Where rows go: JSON lines to OUT's files (written as ``.part``, renamed at the end),
+    and parsed into the result when `keep` (the in-memory API)."""
+
+    NAMES = ("tools", "calls", "rejected")
+
+    def __init__(self, out: Path | None, keep: bool) -> None:
+        self.out = out
+        self.keep = keep
+        self.files: dict[str, IO[str]] = {}
+        if out is not None:
+            for n in self.NAMES:
+                # Closed by close(), on success and on failure alike.
+                self.files[n] = open(out / f"{n}.jsonl.part", "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, name: str, lines: list[str], result: ExtractResult) -> None:
+        if name in self.files:
+            self.files[name].write("".join(line + "\n" for line in lines))
+        if self.keep:
+            getattr(result, name).extend(json.loads(line) for line in lines)
+
+    def close(self, commit: bool) -> None:
+        for n, fh in self.files.items():
+            fh.close()
+            part = fh.name
+            if commit and self.out is not None:
+                os.replace(part, self.out / f"{n}.jsonl")
+            else:
+                Path(part).unlink(missing_ok=True)
+
+
+def _source(file: str, record: int, start: int, end: int) -> str:
+    return f'{{"file": {json.dumps(file)}, "record": {record}, "start": {start}, "end": {end}}}'
 
 
 def _run_block(
-    engine: Any, b: Block, file: str, text_field: str | None, tally: _Tally, result: ExtractResult
+    engine: Any,
+    b: Block,
+    file: str,
+    text_field: str | None,
+    tally: _Tally,
+    sink: _Sink,
+    result: ExtractResult,
+    want_docs: bool,
 ) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Extracts one block; returns per document with specs ``(tools, calls)``."""
+    """Extracts one block into the sink; returns, when `want_docs`, per document with specs
+    ``(tools, calls)`` parsed (for emitting records)."""
     docs, specs, calls, rejected = engine.extract(b.lines, text_field=text_field)
     rows = b.rows.to_pylist()
     errors = docs.column("error").to_pylist()
@@ -87,57 +127,92 @@ def _run_block(
             tally.unreadable["oversized"] += 1
         elif e is not None:
             tally.unreadable["no text"] += 1
-    per_doc: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-    with_spec: set[tuple[int, str]] = set()
-    for s in specs.to_pylist():
-        doc = s["doc"]
-        tool = {
-            "name": s["name"],
-            "description": s["description"],
-            "parameters": json.loads(s["parameters"]),
-            "source": _source(file, rows[doc], s["start"], s["end"]),
-            "extractor": s["extractor"],
-            "syntax": s["syntax"],
-        }
-        if tool["description"] is None:
-            del tool["description"]
-        result.tools.append(tool)
-        tally.specs[s["extractor"]] += 1
-        with_spec.add((doc, s["extractor"]))
-        per_doc.setdefault(doc, ([], []))[0].append(tool)
-        if len(tally.examples[s["extractor"]]) < EXAMPLES:
-            tally.examples[s["extractor"]].append(tool)
-    for _, extractor in with_spec:
-        tally.docs_with[extractor] += 1
-    tally.docs_with["any"] += len({d for d, _ in with_spec})
-    spec_of = {
-        (t_doc, t["name"]): t["extractor"] for t_doc, (tools, _) in per_doc.items() for t in tools
-    }
-    for c in calls.to_pylist():
-        call = {
-            "name": c["name"],
-            "arguments": json.loads(c["arguments"]),
-            "source": _source(file, rows[c["doc"]], c["start"], c["end"]),
-            "extractor": c["extractor"],
-            "context": c["context"],
-        }
-        result.calls.append(call)
-        # A call counts for the extractor of the spec it was found beside.
-        tally.calls[spec_of.get((c["doc"], c["name"]), c["extractor"])] += 1
-        per_doc.setdefault(c["doc"], ([], []))[1].append(call)
-    for r in rejected.to_pylist():
-        reason = r["reason"].split(":")[0]
-        tally.rejected[r["extractor"]][reason] += 1
-        result.rejected.append(
-            {
-                "file": file,
-                "record": rows[r["doc"]],
-                "extractor": r["extractor"],
-                "name": r["name"],
-                "reason": r["reason"],
-            }
+    col = specs.to_pydict()
+    lines: list[str] = []
+    spec_of: dict[tuple[int, str], str] = {}
+    docs_of: dict[int, list[int]] = defaultdict(list)
+    for k, (doc, name, desc, params, start, end, ext, syntax) in enumerate(
+        zip(
+            col["doc"],
+            col["name"],
+            col["description"],
+            col["parameters"],
+            col["start"],
+            col["end"],
+            col["extractor"],
+            col["syntax"],
+            strict=True,
         )
-    return [per_doc[d] for d in sorted(per_doc)]
+    ):
+        described = (
+            "" if desc is None else f'"description": {json.dumps(desc, ensure_ascii=False)}, '
+        )
+        lines.append(
+            f'{{"name": {json.dumps(name, ensure_ascii=False)}, {described}"parameters": {params}, '
+            f'"source": {_source(file, rows[doc], start, end)}, '
+            f'"extractor": "{ext}", "syntax": "{syntax}"}}'
+        )
+        tally.specs[ext] += 1
+        spec_of[(doc, name)] = ext
+        docs_of[doc].append(k)
+        if len(tally.examples[ext]) < EXAMPLES:
+            tally.examples[ext].append(json.loads(lines[-1]))
+    for ext in {(d, e) for (d, _), e in spec_of.items()}:
+        tally.docs_with[ext[1]] += 1
+    tally.docs_with["any"] += len(docs_of)
+    sink.write("tools", lines, result)
+    ccol = calls.to_pydict()
+    call_lines: list[str] = []
+    calls_of: dict[int, list[int]] = defaultdict(list)
+    for k, (doc, name, args, start, end, ext, ctx) in enumerate(
+        zip(
+            ccol["doc"],
+            ccol["name"],
+            ccol["arguments"],
+            ccol["start"],
+            ccol["end"],
+            ccol["extractor"],
+            ccol["context"],
+            strict=True,
+        )
+    ):
+        call_lines.append(
+            f'{{"name": {json.dumps(name, ensure_ascii=False)}, "arguments": {args}, '
+            f'"source": {_source(file, rows[doc], start, end)}, "extractor": "{ext}", '
+            f'"context": {json.dumps(ctx, ensure_ascii=False)}}}'
+        )
+        # A call counts for the extractor of the spec it was found beside.
+        tally.calls[spec_of.get((doc, name), ext)] += 1
+        calls_of[doc].append(k)
+    sink.write("calls", call_lines, result)
+    rcol = rejected.to_pydict()
+    rejected_lines = []
+    for doc, ext, name, reason in zip(
+        rcol["doc"], rcol["extractor"], rcol["name"], rcol["reason"], strict=True
+    ):
+        tally.rejected[ext][reason.split(":")[0]] += 1
+        rejected_lines.append(
+            json.dumps(
+                {
+                    "file": file,
+                    "record": rows[doc],
+                    "extractor": ext,
+                    "name": name,
+                    "reason": reason,
+                },
+                ensure_ascii=False,
+            )
+        )
+    sink.write("rejected", rejected_lines, result)
+    if not want_docs:
+        return []
+    return [
+        (
+            [json.loads(lines[k]) for k in docs_of[d]],
+            [json.loads(call_lines[k]) for k in calls_of.get(d, [])],
+        )
+        for d in sorted(docs_of)
+    ]
 
 
 def _training_records(
@@ -221,12 +296,21 @@ def extract(
     result = ExtractResult()
     tally = _Tally()
     emitted: Counter[str] = Counter()
-    for shard in shards:
-        file = os.fspath(shard.path)
-        for b in _blocks(shard, MAX_RECORD_BYTES):
-            for tools, calls in _run_block(engine, b, file, text_field, tally, result):
-                if emit is not None:
-                    result.records.extend(_emit(_training_records(tools, calls), emit, emitted))
+    sink = _Sink(out_dir, keep=out_dir is None)
+    try:
+        for shard in shards:
+            file = os.fspath(shard.path)
+            for b in _blocks(shard, MAX_RECORD_BYTES):
+                for tools, calls in _run_block(
+                    engine, b, file, text_field, tally, sink, result, emit is not None
+                ):
+                    result.records.extend(
+                        _emit(_training_records(tools, calls), emit or "", emitted)
+                    )
+    except BaseException:
+        sink.close(commit=False)
+        raise
+    sink.close(commit=True)
     return _finish(result, tally, emitted, out_dir, [os.fspath(i) for i in inputs], emit)
 
 
@@ -238,10 +322,12 @@ def extract_texts(
     result = ExtractResult()
     tally = _Tally()
     emitted: Counter[str] = Counter()
+    sink = _Sink(None, keep=True)
     for b in _records_blocks(list(texts)):
-        for tools, calls in _run_block(engine, b, "<texts>", None, tally, result):
-            if emit is not None:
-                result.records.extend(_emit(_training_records(tools, calls), emit, emitted))
+        for tools, calls in _run_block(
+            engine, b, "<texts>", None, tally, sink, result, emit is not None
+        ):
+            result.records.extend(_emit(_training_records(tools, calls), emit or "", emitted))
     return _finish(result, tally, emitted, None, ["<texts>"], emit)
 
 
@@ -268,17 +354,14 @@ def _finish(
         "documents": tally.docs,
         "documents_unreadable": dict(tally.unreadable),
         "documents_with_spec": tally.docs_with["any"],
-        "specs": len(result.tools),
-        "calls": len(result.calls),
+        "specs": sum(tally.specs.values()),
+        "calls": sum(tally.calls.values()),
         "extractors": per,
         "emit": {"format": emit, **dict(emitted)} if emit else None,
         "outputs": [],
     }
     if out is not None:
         names = ["tools.jsonl", "calls.jsonl", "rejected.jsonl", "report.html"]
-        _write_lines(out / "tools.jsonl", result.tools)
-        _write_lines(out / "calls.jsonl", result.calls)
-        _write_lines(out / "rejected.jsonl", result.rejected)
         if emit:
             name = f"records.{emit}.jsonl"
             _write_text(out / name, "".join(r + "\n" for r in result.records))
@@ -293,10 +376,6 @@ def _write_text(path: Path, text: str) -> None:
     part = path.with_name(path.name + ".part")
     part.write_text(text, encoding="utf-8")
     os.replace(part, path)
-
-
-def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
-    _write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _html(report: dict[str, Any], tally: _Tally) -> str:
