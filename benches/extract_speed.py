@@ -73,7 +73,8 @@ def openapi_doc(rng: random.Random, i: int) -> str:
         },
     }
     body = json.dumps(spec, indent=2)
-    return f"# API {i}\n\nThe reference for this service.\n\n```json\n{body}\n```\n\nSee also the guide.\n"
+    prose = "The reference for this service."
+    return f"# API {i}\n\n{prose}\n\n```json\n{body}\n```\n\nSee also the guide.\n"
 
 
 def python_extract(text: str) -> list[str]:
