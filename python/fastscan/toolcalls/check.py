@@ -20,17 +20,16 @@ from fastscan.toolcalls.files import (
     Block,
     FileRun,
     RunResult,
-    ToolcallsError,
+    check_formats,
     concat,
     finish_report,
     mark_oversized,
     merged,
-    prepare,
+    open_run,
     run_files,
-    shards_of,
     totals,
 )
-from fastscan.toolcalls.tables import FORMATS, MODES, RULES
+from fastscan.toolcalls.tables import MODES, RULES
 
 STATUSES = ("valid", "invalid", "rejected")
 
@@ -135,16 +134,9 @@ def check(
     reason), ``violations.parquet`` and ``report.json``. `format` reads every record in that
     format instead of detecting it per record.
     """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if format is not None and format not in FORMATS:
-        raise ToolcallsError(f"unknown format {format!r}; the formats are {', '.join(FORMATS)}")
-    out_dir = Path(out) if out is not None else None
-    shards = shards_of(inputs, out_dir)
-    if out_dir is not None:
-        prepare(out_dir, overwrite)
+    check_formats(format)
+    shards, out_dir, names = open_run(inputs, out, overwrite)
     sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
-    names = [os.fspath(i) for i in inputs]
     return _run(sources, out_dir, format, threads, names, max_record_bytes)
 
 
@@ -155,8 +147,7 @@ def check_records(
     threads: int | None = None,
 ) -> CheckResult:
     """Checks records in memory (dicts or JSON texts); ``file`` is ``"<records>"``."""
-    if format is not None and format not in FORMATS:
-        raise ToolcallsError(f"unknown format {format!r}; the formats are {', '.join(FORMATS)}")
+    check_formats(format)
     return _run([(None, records)], None, format, threads, ["<records>"], MAX_RECORD_BYTES)
 
 

@@ -18,17 +18,17 @@ from fastscan.toolcalls.files import (
     FileRun,
     RunResult,
     ToolcallsError,
+    check_formats,
     concat,
     finish_report,
     jsonl_name,
     mark_oversized,
     merged,
-    prepare,
+    open_run,
     run_files,
-    shards_of,
     totals,
 )
-from fastscan.toolcalls.tables import FORMATS, LOSSES
+from fastscan.toolcalls.tables import LOSSES
 
 STATUSES = ("converted", "not_converted", "rejected")
 
@@ -52,12 +52,6 @@ class ConvertResult(RunResult):
     from, reason, detail, lost)."""
 
     records: pa.Table
-
-
-def _formats(*names: str | None) -> None:
-    for name in names:
-        if name is not None and name not in FORMATS:
-            raise ToolcallsError(f"unknown format {name!r}; the formats are {', '.join(FORMATS)}")
 
 
 def _allowed(allow: Sequence[str]) -> list[str]:
@@ -118,15 +112,10 @@ def convert(
     ``rejects/``. Every conversion that drops nothing is verified by reading the written record
     back (``not_representable`` when it differs).
     """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    _formats(to, from_format)
+    check_formats(to, from_format)
     allowed = _allowed(allow)
-    out_dir = Path(out)
-    shards = shards_of(inputs, out_dir)
-    prepare(out_dir, overwrite)
+    shards, out_dir, names = open_run(inputs, out, overwrite)
     sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
-    names = [os.fspath(i) for i in inputs]
     return _run(sources, out_dir, to, from_format, allowed, threads, names, max_record_bytes)
 
 
@@ -139,7 +128,7 @@ def convert_records(
     threads: int | None = None,
 ) -> ConvertResult:
     """Converts records in memory; the converted JSON is in ``records["output"]``."""
-    _formats(to, from_format)
+    check_formats(to, from_format)
     allowed = _allowed(allow)
     return _run(
         [(None, records)], None, to, from_format, allowed, threads, ["<records>"], MAX_RECORD_BYTES

@@ -31,14 +31,12 @@ from fastscan.toolcalls.convert import convert_records
 from fastscan.toolcalls.files import (
     MAX_RECORD_BYTES,
     Block,
-    ToolcallsError,
     _blocks,
     _records_blocks,
+    check_formats,
     finish_report,
-    prepare,
-    shards_of,
+    open_run,
 )
-from fastscan.toolcalls.tables import FORMATS
 
 #: ``(name, what it finds)`` for every extractor.
 EXTRACTORS: tuple[tuple[str, str], ...] = tuple(_fastscan.toolcall_tables()["extractors"])
@@ -284,14 +282,8 @@ def extract(
 ) -> ExtractResult:
     """Extracts tool specs and calls from every document of `inputs` (files, directories,
     globs of JSONL / JSONL.gz / JSONL.zst / Parquet; the text at `text_field`)."""
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if emit is not None and emit not in FORMATS:
-        raise ToolcallsError(f"unknown format {emit!r}; the formats are {', '.join(FORMATS)}")
-    out_dir = Path(out) if out is not None else None
-    shards = shards_of(inputs, out_dir)
-    if out_dir is not None:
-        prepare(out_dir, overwrite)
+    check_formats(emit)
+    shards, out_dir, names = open_run(inputs, out, overwrite)
     engine = _fastscan.ToolCalls(threads=threads)
     result = ExtractResult()
     tally = _Tally()
@@ -311,7 +303,7 @@ def extract(
         sink.close(commit=False)
         raise
     sink.close(commit=True)
-    return _finish(result, tally, emitted, out_dir, [os.fspath(i) for i in inputs], emit)
+    return _finish(result, tally, emitted, out_dir, names, emit)
 
 
 def extract_texts(

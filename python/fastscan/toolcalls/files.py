@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.plan import PlanError, Shard, plan
+from fastscan.toolcalls.tables import FORMATS
 
 REPORT = "report.json"
 VIOLATIONS = "violations.parquet"
@@ -179,6 +180,29 @@ def prepare(out: Path, overwrite: bool) -> None:
         d = Path(dirpath)
         if d != out and not any(d.iterdir()):
             d.rmdir()
+
+
+def check_formats(*names: str | None) -> None:
+    """Refuses a format name the core does not know (exit 2), naming the formats."""
+    for name in names:
+        if name is not None and name not in FORMATS:
+            raise ToolcallsError(f"unknown format {name!r}; the formats are {', '.join(FORMATS)}")
+
+
+def open_run(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None,
+    overwrite: bool,
+) -> tuple[list[Shard], Path | None, list[str]]:
+    """The shards of `inputs`, the output directory made ready (see ``prepare``) and the
+    inputs as named: what every file command starts with."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    out_dir = Path(out) if out is not None else None
+    shards = shards_of(inputs, out_dir)
+    if out_dir is not None:
+        prepare(out_dir, overwrite)
+    return shards, out_dir, [os.fspath(i) for i in inputs]
 
 
 def shards_of(inputs: Sequence[str | os.PathLike[str]], out: Path | None) -> list[Shard]:

@@ -6,9 +6,10 @@ use serde_json::{json, Map, Value};
 
 use super::{
     arguments_text, call_from, call_object, no_ids, no_response_names, no_text_beside, obj,
-    one_call_per_turn, split_system, text, tools_from, turns, Format, Loss, ReadError, Sink, Turn,
+    one_call_per_turn, plain_message, record_with, split_system, tools_from, turns, Format, Loss,
+    ReadError, Sink, Turn,
 };
-use crate::toolcalls::model::{Message, Record, Role, Tool};
+use crate::toolcalls::model::{Call, Message, Record, Role, Tool};
 
 pub(super) fn read(v: &Value, format: Format) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
@@ -167,55 +168,30 @@ pub(super) fn write_functions(record: &Record, sink: &mut Sink<'_>) -> Result<Va
 
 pub(super) fn read_lmflow(v: &Value) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
-    let mut record = Record::default();
-    if let Some(t) = o.get("tools") {
-        record.tools = tools_from(t, "tools")?;
-    }
-    if let Some(s) = o.get("system") {
-        record
-            .messages
-            .push(Message::new(Role::System, text(Some(s), "system")?));
-    }
-    for Turn {
-        i,
-        role,
-        text: content,
-        ..
-    } in turns(o, "messages", "role", "content")?
-    {
-        match role {
-            "system" => record.messages.push(Message::new(Role::System, content)),
-            "user" => record.messages.push(Message::new(Role::User, content)),
-            "assistant" => record.messages.push(Message::new(Role::Assistant, content)),
-            "observation" | "tool" => record.messages.push(Message::new(Role::Tool, content)),
-            "function" => {
-                let calls: Vec<Value> = match serde_json::from_str::<Value>(&content) {
-                    Ok(Value::Array(items)) => items,
-                    Ok(v) => vec![v],
-                    Err(e) => {
-                        push_call(
-                            &mut record,
-                            crate::toolcalls::model::Call::unparsed(&content, e.to_string()),
-                        );
-                        continue;
-                    }
-                };
-                for c in &calls {
-                    push_call(&mut record, call_from(c, "lmflow", true));
-                }
+    let mut record = record_with(o)?;
+    for turn in turns(o, "messages", "role", "content")? {
+        if turn.role != "function" {
+            record.messages.push(plain_message(turn, "messages")?);
+            continue;
+        }
+        let content = turn.text;
+        let calls: Vec<Value> = match serde_json::from_str::<Value>(&content) {
+            Ok(Value::Array(items)) => items,
+            Ok(v) => vec![v],
+            Err(e) => {
+                push_call(&mut record, Call::unparsed(&content, e.to_string()));
+                continue;
             }
-            other => {
-                return Err(ReadError::malformed(format!(
-                    "messages[{i}] has role {other:?}"
-                )))
-            }
+        };
+        for c in &calls {
+            push_call(&mut record, call_from(c, "lmflow", true));
         }
     }
     Ok(record)
 }
 
 /// Consecutive call turns are one assistant turn with several calls.
-fn push_call(record: &mut Record, call: crate::toolcalls::model::Call) {
+fn push_call(record: &mut Record, call: Call) {
     if let Some(last) = record.messages.last_mut() {
         if last.role == Role::Assistant && !last.calls.is_empty() && last.content.is_empty() {
             last.calls.push(call);

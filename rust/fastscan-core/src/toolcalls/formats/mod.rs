@@ -333,6 +333,41 @@ pub(crate) fn turns<'a>(
         .collect()
 }
 
+/// A record holding the tools listed at `tools` and the system prompt at `system`, when the
+/// record has them (the formats that keep both beside their messages).
+pub(crate) fn record_with(o: &Map<String, Value>) -> Result<Record, ReadError> {
+    let mut record = Record::default();
+    if let Some(t) = o.get("tools") {
+        record.tools = tools_from(t, "tools")?;
+    }
+    if let Some(s) = o.get("system") {
+        record.messages.push(super::model::Message::new(
+            super::model::Role::System,
+            text(Some(s), "system")?,
+        ));
+    }
+    Ok(record)
+}
+
+/// A plain message for the role names every format shares (system; user, human; assistant,
+/// gpt; tool, observation), or the error naming the turn.
+pub(crate) fn plain_message(turn: Turn<'_>, key: &str) -> Result<super::model::Message, ReadError> {
+    use super::model::{Message, Role};
+    let role = match turn.role {
+        "system" => Role::System,
+        "user" | "human" => Role::User,
+        "assistant" | "gpt" => Role::Assistant,
+        "tool" | "observation" => Role::Tool,
+        other => {
+            return Err(ReadError::malformed(format!(
+                "{key}[{}] has role {other:?}",
+                turn.i
+            )))
+        }
+    };
+    Ok(Message::new(role, turn.text))
+}
+
 /// A text field: a string, null / missing (empty), or a list of `{"type": "text", "text"}` parts.
 pub(crate) fn text(v: Option<&Value>, what: &str) -> Result<String, ReadError> {
     match v {

@@ -6,56 +6,32 @@
 use serde_json::{json, Value};
 
 use super::{
-    call_from, call_object, no_ids, no_response_names, no_text_beside, obj, split_system, text,
-    tools_from, turns, Loss, ReadError, Sink, Turn,
+    call_from, call_object, no_ids, no_response_names, no_text_beside, obj, plain_message,
+    record_with, split_system, turns, Loss, ReadError, Sink,
 };
 use crate::toolcalls::model::{Call, Message, Record, Role, Tool};
 
 pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
-    let mut record = Record::default();
-    if let Some(t) = o.get("tools") {
-        record.tools = tools_from(t, "tools")?;
-    }
-    if let Some(s) = o.get("system") {
-        record
-            .messages
-            .push(Message::new(Role::System, text(Some(s), "system")?));
-    }
-    for Turn {
-        i,
-        role,
-        text: value,
-        ..
-    } in turns(o, "conversations", "from", "value")?
-    {
-        match role {
-            "system" => record.messages.push(Message::new(Role::System, value)),
-            "human" | "user" => record.messages.push(Message::new(Role::User, value)),
-            "gpt" | "assistant" => record.messages.push(Message::new(Role::Assistant, value)),
-            "observation" | "tool" | "function" => {
-                record.messages.push(Message::new(Role::Tool, value));
-            }
+    let mut record = record_with(o)?;
+    for turn in turns(o, "conversations", "from", "value")? {
+        match turn.role {
+            "function" => record.messages.push(Message::new(Role::Tool, turn.text)),
             "function_call" => {
+                let value = turn.text;
                 let calls = match serde_json::from_str::<Value>(&value) {
                     Ok(Value::Array(items)) => items
                         .iter()
                         .map(|c| call_from(c, "sharegpt", true))
                         .collect(),
                     Ok(v @ Value::Object(_)) => vec![call_from(&v, "sharegpt", true)],
-                    _ => {
-                        vec![Call::unparsed(&value, "the function call is not JSON")]
-                    }
+                    _ => vec![Call::unparsed(&value, "the function call is not JSON")],
                 };
                 let mut m = Message::new(Role::Assistant, "");
                 m.calls = calls;
                 record.messages.push(m);
             }
-            other => {
-                return Err(ReadError::malformed(format!(
-                    "conversations[{i}] is from {other:?}"
-                )))
-            }
+            _ => record.messages.push(plain_message(turn, "conversations")?),
         }
     }
     Ok(record)

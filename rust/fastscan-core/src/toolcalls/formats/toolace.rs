@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    no_ids, no_response_names, no_text_beside, obj, split_system, text, turns, Loss, ReadError,
-    Sink, Turn,
+    no_ids, no_response_names, no_text_beside, obj, plain_message, split_system, text, turns, Loss,
+    ReadError, Sink,
 };
 use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
 use crate::toolcalls::pylit;
@@ -81,32 +81,20 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
             None => record.messages.push(Message::new(Role::System, system)),
         }
     }
-    for Turn {
-        i,
-        role,
-        text: value,
-        ..
-    } in turns(o, "conversations", "from", "value")?
-    {
-        match role {
-            "user" | "human" => record.messages.push(Message::new(Role::User, value)),
-            "assistant" | "gpt" => match calls_of(&value) {
+    for turn in turns(o, "conversations", "from", "value")? {
+        match turn.role {
+            "function" => record.messages.push(Message::new(Role::Tool, turn.text)),
+            "assistant" | "gpt" => match calls_of(&turn.text) {
                 Some(calls) => {
                     let mut m = Message::new(Role::Assistant, "");
                     m.calls = calls;
                     record.messages.push(m);
                 }
-                None => record.messages.push(Message::new(Role::Assistant, value)),
+                None => record
+                    .messages
+                    .push(Message::new(Role::Assistant, turn.text)),
             },
-            "tool" | "function" | "observation" => {
-                record.messages.push(Message::new(Role::Tool, value));
-            }
-            "system" => record.messages.push(Message::new(Role::System, value)),
-            other => {
-                return Err(ReadError::malformed(format!(
-                    "conversations[{i}] is from {other:?}"
-                )))
-            }
+            _ => record.messages.push(plain_message(turn, "conversations")?),
         }
     }
     Ok(record)

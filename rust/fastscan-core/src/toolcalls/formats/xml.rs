@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
-use super::{no_ids, obj, text, tools_from, turns, Loss, ReadError, Sink, Turn};
+use super::{no_ids, obj, record_with, turns, Loss, ReadError, Sink, Turn};
 use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
 
 static INVOKE: LazyLock<Regex> = LazyLock::new(|| {
@@ -66,15 +66,7 @@ fn read_value(tool: Option<&Tool>, param: &str, raw: &str) -> Value {
 
 pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
     let o = obj(v, "the record")?;
-    let mut record = Record::default();
-    if let Some(t) = o.get("tools") {
-        record.tools = tools_from(t, "tools")?;
-    }
-    if let Some(s) = o.get("system") {
-        record
-            .messages
-            .push(Message::new(Role::System, text(Some(s), "system")?));
-    }
+    let mut record = record_with(o)?;
     for Turn {
         i,
         role,
