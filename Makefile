@@ -61,7 +61,7 @@ quality: build ## default rule per kind on a source split, invariance, speed (CO
 	$(BIN)/python benches/selection_quality.py $(or $(CORPUS),../shared/data/labeled) $(if $(COMPARE),--compare $(COMPARE))
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := jsonl_lines record decompress tokenizer pack scan
+FUZZ_TARGETS := jsonl_lines record decompress tokenizer pack scan toolcalls
 
 fuzz: ## run every cargo-fuzz target for FUZZ_SECONDS each (cargo install cargo-fuzz; stable Rust)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -36,6 +36,7 @@ from fastscan.toolcalls.files import (
     check_formats,
     finish_report,
     open_run,
+    prefetched,
 )
 
 #: ``(name, what it finds)`` for every extractor.
@@ -292,7 +293,7 @@ def extract(
     try:
         for shard in shards:
             file = os.fspath(shard.path)
-            for b in _blocks(shard, MAX_RECORD_BYTES):
+            for b in prefetched(_blocks(shard, MAX_RECORD_BYTES)):
                 for tools, calls in _run_block(
                     engine, b, file, text_field, tally, sink, result, emit is not None
                 ):

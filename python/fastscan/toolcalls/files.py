@@ -16,6 +16,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,17 @@ def _blocks(shard: Shard, max_record_bytes: int) -> Iterator[Block]:
         raise ToolcallsError(f"{shard.path}: not a .jsonl[.gz|.zst] or .parquet file")
     for b in _fastscan.LineReader(shard.path, max_record_bytes=max_record_bytes):
         yield Block(rows=b.column("row"), lines=b.column("line"), oversized=b.column("oversized"))
+
+
+def prefetched(blocks: Iterable[Block]) -> Iterator[Block]:
+    """`blocks`, each read on a worker thread while the one before is processed (the core's
+    line reader decompresses and splits with the GIL released)."""
+    it = iter(blocks)
+    with ThreadPoolExecutor(1, thread_name_prefix="fastscan-read") as pool:
+        pending = pool.submit(next, it, None)
+        while (b := pending.result()) is not None:
+            pending = pool.submit(next, it, None)
+            yield b
 
 
 def _records_blocks(records: Iterable[dict[str, Any] | str], size: int = 4096) -> Iterator[Block]:
@@ -381,7 +393,7 @@ def run_files(
     for shard, records in sources:
         run = FileRun(shard, out, statuses)
         blocks = (
-            _blocks(shard, max_record_bytes)
+            prefetched(_blocks(shard, max_record_bytes))
             if shard is not None
             else _records_blocks(records or [])
         )

@@ -345,6 +345,7 @@ impl Scanner {
                 let sources = members.iter().map(|&r| regexes[r].regex.as_str());
                 let set = RegexSetBuilder::new(sources)
                     .size_limit(REGEX_SET_SIZE_LIMIT)
+                    .dfa_size_limit(64 << 20)
                     .build()
                     .map_err(|e| {
                         CoreError::pack(
