@@ -403,6 +403,10 @@ def test_parquet_input_and_outputs(tmp_path: Path) -> None:
     assert valid.num_rows == t["valid"]
     assert valid.schema.equals(pq.read_schema(path))
     assert result.report["formats"] == {"xlam": len(rows)}
+    # With an output directory the tables stay on disk, not in memory.
+    assert result.records.num_rows == result.violations.num_rows == 0
+    on_disk = pq.read_table(tmp_path / "out" / "violations.parquet")
+    assert on_disk.num_rows == sum(result.report["rules"].values()) > 0
     conv = tc.convert(path, "openai", tmp_path / "conv")
     assert conv.report["totals"]["converted"] == len(rows)
     assert (tmp_path / "conv" / "set.jsonl.zst").exists()

@@ -61,7 +61,9 @@ RECORD_SCHEMA = pa.schema(
 class CheckResult(RunResult):
     """What ``check`` found. ``records``: one row per record (file, record, status, format,
     mode, violations, reason, detail); ``violations``: one row per violation (file, record,
-    rule, path, message, tool)."""
+    rule, path, message, tool). With an output directory both are empty: the run's outputs
+    hold them (violations.parquet, valid/, invalid/), so memory does not grow with the
+    input."""
 
     records: pa.Table
     violations: pa.Table
@@ -160,13 +162,29 @@ def _run(
     max_record_bytes: int,
 ) -> CheckResult:
     engine = _fastscan.ToolCalls(threads=threads)
-    entries, runs, outputs = run_files(
-        sources, out, STATUSES, _Checker(engine, format), max_record_bytes
-    )
+    part = out / (VIOLATIONS + ".part") if out is not None else None
+    writer = pq.ParquetWriter(part, VIOLATION_SCHEMA, compression="zstd") if part else None
+
+    def committed(run: FileRun) -> None:
+        # With an output directory, a file's violations go to violations.parquet as soon as
+        # the file is done, so memory does not grow with the run.
+        if writer is not None:
+            for t in run.tables.pop("violations", []):
+                writer.write_table(t.cast(VIOLATION_SCHEMA))
+
+    try:
+        entries, runs, outputs = run_files(
+            sources, out, STATUSES, _Checker(engine, format), max_record_bytes, committed
+        )
+    except BaseException:
+        if writer is not None and part is not None:
+            writer.close()
+            part.unlink(missing_ok=True)
+        raise
+    if writer is not None:
+        writer.close()
     violations = concat([t for r in runs for t in r.tables["violations"]], VIOLATION_SCHEMA)
-    if out is not None:
-        part = out / (VIOLATIONS + ".part")
-        pq.write_table(violations, part, compression="zstd")
+    if out is not None and part is not None:
         os.replace(part, out / VIOLATIONS)
         outputs.append(VIOLATIONS)
     calls = merged(runs, "calls")

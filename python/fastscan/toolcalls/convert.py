@@ -49,7 +49,8 @@ RECORD_SCHEMA = pa.schema(
 @dataclass
 class ConvertResult(RunResult):
     """What ``convert`` did. ``records``: one row per record (file, record, status, output,
-    from, reason, detail, lost)."""
+    from, reason, detail, lost); empty with an output directory (the converted files hold
+    the output)."""
 
     records: pa.Table
 

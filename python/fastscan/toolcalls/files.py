@@ -351,7 +351,10 @@ class FileRun:
         self.counts[key].update(_counts(values))
 
     def keep(self, key: str, batch: pa.RecordBatch, rows: pa.Array, index_column: str = "") -> None:
-        self.tables[key].append(_with_file(batch, self.file, rows, index_column))
+        """Keeps rows for the result tables: always for a run in memory; with an output
+        directory only the violations, until their file is committed (memory stays per file)."""
+        if self.out is None or key == "violations":
+            self.tables[key].append(_with_file(batch, self.file, rows, index_column))
 
     def write_lines(self, relative: str, lines: pa.Array, mask: pa.Array | None = None) -> None:
         if self.out is not None:
@@ -383,10 +386,12 @@ def run_files(
     statuses: tuple[str, ...],
     on_block: Callable[[FileRun, Block], None],
     max_record_bytes: int,
+    on_commit: Callable[[FileRun], None] | None = None,
 ) -> tuple[list[dict[str, Any]], list[FileRun], list[str]]:
-    """Runs `on_block` over every block of every source. A file that fails (unreadable,
-    corrupt) leaves no output and an ``error`` in its entry. Returns the per-file entries, the
-    completed runs and the outputs written (relative to `out`)."""
+    """Runs `on_block` over every block of every source, then `on_commit` once a file's
+    outputs are in place. A file that fails (unreadable, corrupt) leaves no output and an
+    ``error`` in its entry. Returns the per-file entries, the completed runs and the outputs
+    written (relative to `out`)."""
     entries: list[dict[str, Any]] = []
     done: list[FileRun] = []
     outputs: list[str] = []
@@ -409,6 +414,8 @@ def run_files(
             continue
         if out is not None:
             outputs.extend(os.fspath(p.relative_to(out)) for p in written)
+        if on_commit is not None:
+            on_commit(run)
         entries.append(run.entry)
         done.append(run)
     return entries, done, outputs
