@@ -328,11 +328,28 @@ def _table(t: dict[str, Any]) -> str:
     return f"## `{t['name']}`\n\n{head}{rows}"
 
 
+def _openapi(t: dict[str, Any]) -> str:
+    body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Body"}}}}
+    spec = {
+        "openapi": "3.0.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/run": {"post": {"operationId": t["name"], "requestBody": body, "responses": {}}}
+        },
+        "components": {"schemas": {"Body": _schema(t)}},
+    }
+    return "```yaml\n" + yaml.safe_dump(spec) + "```\n"
+
+
 RENDERERS = {
+    "openapi": _openapi,
     "json": lambda t: "Spec: " + json.dumps({"name": t["name"], "parameters": _schema(t)}),
     "python literal": lambda t: "Spec: " + repr({"name": t["name"], "parameters": _schema(t)}),
     "escaped": lambda t: json.dumps(
         {"text": json.dumps([{"name": t["name"], "parameters": _schema(t)}])}
+    ),
+    "yaml bare": lambda t: (
+        "The spec:\n\n" + yaml.safe_dump({"name": t["name"], "parameters": _schema(t)})
     ),
     "yaml": lambda t: (
         "```yaml\n" + yaml.safe_dump({"name": t["name"], "parameters": _schema(t)}) + "```\n"

@@ -182,6 +182,43 @@ fn yaml_blocks(text: &str) -> Vec<Candidate> {
             }
         }
     }
+    if out.is_empty() {
+        out.extend(bare_yaml_specs(text));
+    }
+    out
+}
+
+/// YAML tool specs outside fences: a block starting at a line `name:` (or `- name:`,
+/// `tools:`, `functions:`) that holds a `parameters:` key.
+fn bare_yaml_specs(text: &str) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        if out.last().is_some_and(|c: &Candidate| start < c.end) {
+            continue;
+        }
+        let starts = ["name:", "- name:", "tools:", "functions:"]
+            .iter()
+            .any(|k| line.starts_with(k));
+        if !starts {
+            continue;
+        }
+        let end = yaml_extent(text, start);
+        let block = &text[start..end];
+        if !block.contains("parameters:") {
+            continue;
+        }
+        if let Some(v) = parse_yaml(block) {
+            out.push(Candidate {
+                value: v,
+                start,
+                end,
+                how: "yaml",
+            });
+        }
+    }
     out
 }
 
