@@ -389,3 +389,23 @@ def test_any_text_extracts_without_crashing(text: str) -> None:
         [text, "{" * 500 + text, "[" * 500, text + '{"name": "x", "parameters": ' * 50]
     )
     assert result.report["documents"] == 4
+
+
+def test_parquet_and_compressed_inputs(tmp_path: Path) -> None:
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [text for _, text, _, _ in FIXTURES]
+    pq.write_table(pa.table({"doc": [{"body": t} for t in texts]}), tmp_path / "a.parquet")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as fh:
+        fh.writelines(json.dumps({"doc": {"body": t}}) + "\n" for t in texts)
+    report = fastscan.extract(tmp_path, tmp_path / "out", text_field="doc.body").report
+    assert report["documents"] == 2 * len(texts)
+    assert report["documents_with_spec"] == 2 * len(texts)
+    files = {
+        json.loads(x)["source"]["file"]
+        for x in (tmp_path / "out" / "tools.jsonl").read_text().splitlines()
+    }
+    assert files == {str(tmp_path / "a.parquet"), str(tmp_path / "b.jsonl.gz")}
