@@ -69,9 +69,37 @@ def test_datatrove_filter_refuses_a_run_wide_ranking(tmp_path: Path) -> None:
         FastscanFilter(semantic={"gold": "tool-use", "top_fraction": 0.5})
 
 
-def test_batch_scorer_refuses_stages_it_cannot_run() -> None:
-    with pytest.raises(ValueError, match=r"cannot run the config's \[stats\] stage"):
-        fastscan.BatchScorer(stats={"min": {"words": 5}})
+def test_batch_scorer_refuses_a_run_wide_ranking() -> None:
+    with pytest.raises(ValueError, match=r"\[semantic\] top_fraction"):
+        fastscan.BatchScorer(semantic={"gold": "tool-use", "top_fraction": 0.5})
+
+
+def test_batch_scorer_runs_every_stage_as_the_cli_does(tmp_path: Path) -> None:
+    """The same records and config: BatchScorer's columns and decisions equal the scores file
+    of ``fastscan-filter`` (it refused the [stats] stage before: 421 kept against 357)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_jsonl(tmp_path / "in" / "docs.jsonl", jsonl_bytes(RECORDS))
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[keep]\nmin_score = 1.0\nrequire = "tool_call"\n[stats]\nmin = { words = 35 }\n', "utf-8"
+    )
+    cli = _cli_kept_ids(tmp_path / "in", tmp_path / "cli", config=str(config))
+    scores = pq.read_table(tmp_path / "cli" / "scores" / "docs.jsonl.parquet")
+    table = pa.Table.from_pylist(RECORDS)
+    scorer = fastscan.BatchScorer(str(config))
+    out = pa.Table.from_batches([scorer(b) for b in table.to_batches(max_chunksize=64)])
+    assert [
+        r["id"]
+        for r, d in zip(RECORDS, out.column("decision").to_pylist(), strict=True)
+        if d == "kept"
+    ] == cli
+    for name in ("decision", "dropped_by", "drop_reason", "score", "words", "reject_reason"):
+        assert out.column(name).to_pylist() == scores.column(name).to_pylist(), name
+    reasons = set(out.column("drop_reason").to_pylist())
+    assert {"pattern score < 1", "missing required group (tool_call)", "words < 35"} <= reasons
+    assert 0 < len(cli) < len(RECORDS)
 
 
 def test_hugging_face_datasets_recipe_keeps_what_the_cli_keeps(tmp_path: Path) -> None:

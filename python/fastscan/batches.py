@@ -8,7 +8,8 @@ Built once per worker (a Ray Data actor, a Spark Python worker) and called on ev
 
 Every output batch, empty ones included, has the schema `output_schema` gives: the input's
 columns, then ``score``, one count column per pack group, ``formats``, ``decision`` and
-``reject_reason`` (the columns and decisions of ``fastscan-filter``'s scores files).
+``reject_reason``, and with later stages their columns, ``dropped_by`` and ``drop_reason``
+(the columns and decisions of ``fastscan-filter``'s scores files).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fastscan.cascade import Cascade
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.later import final_columns
 from fastscan.filter.run import ConfigSpec, load_tokenizer
-from fastscan.filter.schema import STAGE_SECTIONS
 from fastscan.filter.shard import batch_texts
 from fastscan.scanner import Scanner
 
@@ -32,7 +34,10 @@ _POSITION_COLUMNS = ("row", "offset", "length")
 
 
 class BatchScorer:
-    """Scores the text (or token-id) column of Arrow batches with a filter config's keep rule.
+    """Scores the text (or token-id) column of Arrow batches with every stage of a filter
+    config: the keep rule, then the later stages ([stats], [dsir], [static], [semantic]) on its
+    survivors, with the columns and decisions of ``fastscan-filter``'s scores files. A
+    ``top_fraction`` (a ranking over a whole run) is refused.
 
     Args:
         config: a `FilterConfig`, a ``cascade.toml`` path, or ``None`` for the defaults.
@@ -59,13 +64,18 @@ class BatchScorer:
         **settings: Any,
     ) -> None:
         self.config = FilterConfig.resolve(config, **settings)
-        later = [name for name in STAGE_SECTIONS if getattr(self.config, name) is not None]
-        if later:  # never a silent subset of the config
+        ranked = self.config.ranked_stages()
+        if ranked:  # never a silent subset of the config
             raise ValueError(
-                f"BatchScorer applies the patterns (stage 1) only and cannot run the config's "
-                f"[{later[0]}] stage: use fastscan-filter, or "
-                "fastscan.integrations.datatrove.FastscanFilter, for every stage"
+                f"[{ranked[0]}] top_fraction ranks a whole run; BatchScorer sees one batch at a "
+                "time: use a threshold (min_similarity, min_log_importance) here, or "
+                "fastscan-filter for the ranking"
             )
+        self.config.check()
+        stages = self.config.later_stages()
+        # Every stage of the config runs: the patterns in the core, then the later ones on
+        # the patterns' survivors, their decisions combined as the scores files combine them.
+        self.later = Cascade(stages) if stages else None
         self._arguments: dict[str, Any] = {
             "config": config,
             "threads": threads,
@@ -79,8 +89,13 @@ class BatchScorer:
         self.drop_rejected = drop_rejected
         self.kept_only = kept_only
         self.prefix = prefix
-        empty = self._judge(pa.array([], pa.string()), [])
-        self.score_fields = [f for f in empty.schema if f.name not in _POSITION_COLUMNS]
+        empty = pa.array([], pa.large_string())
+        columns = self._columns(empty, self._judge(empty, []))
+        self.score_fields = [
+            pa.field(name, col.type)
+            for name, col in columns.items()
+            if name not in _POSITION_COLUMNS
+        ]
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         """The schema of the batches returned for inputs of ``schema``."""
@@ -108,15 +123,24 @@ class BatchScorer:
         """One RecordBatch with the score columns appended (and rows dropped if asked)."""
         schema = self.output_schema(batch.schema)
         texts, bad = batch_texts(batch, self.config, self.tokenizer)
-        judged = self._judge(texts, bad)
-        columns = list(batch.columns) + [judged.column(f.name) for f in self.score_fields]
+        scores = self._columns(texts, self._judge(texts, bad))
+        columns = list(batch.columns) + [_array(scores[f.name]) for f in self.score_fields]
         out = pa.RecordBatch.from_arrays(columns, schema=schema)
-        decision = judged.column("decision")
+        decision = _array(scores["decision"])
         if self.kept_only:
             return out.filter(pc.equal(decision, "kept"))
         if self.drop_rejected:
             return out.filter(pc.not_equal(decision, "rejected"))
         return out
+
+    def _columns(self, texts: pa.Array, judged: pa.RecordBatch) -> dict[str, Any]:
+        """The score columns of a batch: stage 1's, then (with later stages) theirs and the
+        final decision."""
+        if self.later is None:
+            return {name: judged.column(name) for name in judged.schema.names}
+        survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
+        later = self.later.run(survivors).table
+        return final_columns(judged, later, self.config.min_score, self.config.require)
 
     def _judge(self, texts: pa.Array, bad: list[tuple[int, int | None]]) -> pa.RecordBatch:
         return self.scanner._inner.judge_arrow(
@@ -134,6 +158,11 @@ class BatchScorer:
             f"<BatchScorer pack={self.config.pack!r} min_score={self.config.min_score} "
             f"require={list(self.config.require)} threads={self.scanner.threads}>"
         )
+
+
+def _array(column: Any) -> pa.Array:
+    """One array from an array or a chunked array."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _rebuild(arguments: dict[str, Any]) -> BatchScorer:

@@ -123,15 +123,8 @@ class PatternStage(Stage):
         score = judged.column("score")
         keep = pc.equal(judged.column("decision"), "kept")
         below = pc.less(score, self.min_score)
-        reasons = pc.if_else(
-            keep,
-            pa.scalar(None, pa.string()),
-            pc.if_else(
-                below,
-                f"pattern score < {self.min_score:g}",
-                f"missing required group ({', '.join(self.require)})",
-            ),
-        )
+        low, missing = pattern_drop_reasons(self.min_score, self.require)
+        reasons = pc.if_else(keep, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
         names = ["score", *self.scanner.group_names, "formats"]
         columns = pa.RecordBatch.from_arrays([judged.column(n) for n in names], names)
         return StageResult(columns, score, keep, reasons)
@@ -143,6 +136,12 @@ class PatternStage(Stage):
             "min_score": self.min_score,
             "require": list(self.require),
         }
+
+
+def pattern_drop_reasons(min_score: float, require: Sequence[str]) -> tuple[str, str]:
+    """The keep rule's two drop reasons, as every path writes them (the scores files,
+    `Cascade`, `BatchScorer`, the funnel): ``(score too low, a required group missing)``."""
+    return f"pattern score < {min_score:g}", f"missing required group ({', '.join(require)})"
 
 
 STAT_NAMES = tuple(_fastscan.stat_names())

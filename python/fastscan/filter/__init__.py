@@ -9,7 +9,30 @@
 * `cli`: the ``fastscan-filter`` command.
 """
 
-from fastscan.filter.config import ConfigError, FilterConfig
-from fastscan.filter.run import UsageError, filter_shards
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastscan.filter.config import ConfigError, FilterConfig
+    from fastscan.filter.run import UsageError, filter_shards
 
 __all__ = ["ConfigError", "FilterConfig", "UsageError", "filter_shards"]
+
+# Loaded on first use, so that a low-level module importing `fastscan.filter.plan` (the
+# corpus readers, the tool-call commands) does not pull in the whole pipeline (and its
+# imports of those modules: an import cycle).
+_HOME = {
+    "ConfigError": "fastscan.filter.config",
+    "FilterConfig": "fastscan.filter.config",
+    "UsageError": "fastscan.filter.run",
+    "filter_shards": "fastscan.filter.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'fastscan.filter' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

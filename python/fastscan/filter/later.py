@@ -12,6 +12,7 @@ A ``top_fraction`` selection ranks within one shard's survivors.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
 from fastscan.cascade.cascade import Watcher, spread
+from fastscan.cascade.stages import pattern_drop_reasons
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
 
@@ -53,10 +55,11 @@ class PatternFunnel:
         line.docs_out = tally.docs["kept"]
         line.bytes_out = tally.bytes["kept"]
         below = tally.docs["dropped"] - self.missing_group
+        low, missing = pattern_drop_reasons(self.min_score, self.require)
         if below:
-            line.drop_reasons[f"pattern score < {self.min_score:g}"] = below
+            line.drop_reasons[low] = below
         if self.missing_group:
-            line.drop_reasons["missing required group"] = self.missing_group
+            line.drop_reasons[missing] = self.missing_group
         return line
 
 
@@ -147,7 +150,9 @@ def run_later_stages(
         finally:
             files = out.close()
     survivors.unlink()
-    docs, size = _rewrite_scores(stage_dir / "scores.parquet", result.table, cfg.min_score)
+    docs, size = _rewrite_scores(
+        stage_dir / "scores.parquet", result.table, cfg.min_score, cfg.require
+    )
     # Only kept -> dropped moves: group, format and score counts are over every scored record.
     tally.docs["kept"] -= docs
     tally.docs["dropped"] += docs
@@ -156,10 +161,30 @@ def run_later_stages(
     return files
 
 
-def _rewrite_scores(path: Path, later: pa.Table, min_score: float) -> tuple[int, int]:
+def _rewrite_scores(
+    path: Path, later: pa.Table, min_score: float, require: tuple[str, ...]
+) -> tuple[int, int]:
     """Adds the later stages' columns and the final decisions to a shard's scores file;
     returns the documents (and their bytes) that stage 1 kept and a later stage dropped."""
     scores = pq.read_table(path).combine_chunks()
+    columns = final_columns(scores, later, min_score, require)
+    table = pa.table(columns).replace_schema_metadata(scores.schema.metadata)
+    pq.write_table(table, path, compression="zstd")
+    survivor = pc.equal(scores.column("decision"), "kept")
+    moved = pc.and_(survivor, pc.equal(columns["decision"], "dropped"))
+    docs = pc.sum(moved).as_py() or 0
+    size = pc.sum(pc.filter(scores.column("length"), moved)).as_py() or 0
+    return docs, size
+
+
+def final_columns(
+    scores: pa.Table | pa.RecordBatch, later: pa.Table, min_score: float, require: Sequence[str]
+) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """Stage 1's scores (`scores`, every record) and the later stages' table (`later`, one row
+    per stage-1 survivor, in order) as one set of columns: stage 1's, the later stages' spread
+    over every record (null where stage 1 did not keep it), then the final ``decision``,
+    ``dropped_by`` and ``drop_reason``. The one place these are decided, for the scores files
+    and for `BatchScorer`."""
     decision = scores.column("decision")
     survivor = pc.equal(decision, "kept")  # stage 1's survivors, in the order `later` has them
     final = pc.if_else(survivor, spread(later.column("decision"), survivor), decision)
@@ -176,7 +201,7 @@ def _rewrite_scores(path: Path, later: pa.Table, min_score: float) -> tuple[int,
         spread(later.column("drop_reason"), survivor),
         pc.if_else(
             stage1_dropped,
-            pc.if_else(below, f"pattern score < {min_score:g}", "missing required group"),
+            pc.if_else(below, *pattern_drop_reasons(min_score, require)),
             none,
         ),
     )
@@ -186,9 +211,4 @@ def _rewrite_scores(path: Path, later: pa.Table, min_score: float) -> tuple[int,
         if name not in skip:
             columns[name] = spread(later.column(name), survivor)
     columns.update(decision=final, dropped_by=dropped_by, drop_reason=reasons)
-    table = pa.table(columns).replace_schema_metadata(scores.schema.metadata)
-    pq.write_table(table, path, compression="zstd")
-    moved = pc.and_(survivor, pc.equal(final, "dropped"))
-    docs = pc.sum(moved).as_py() or 0
-    size = pc.sum(pc.filter(scores.column("length"), moved)).as_py() or 0
-    return docs, size
+    return columns
