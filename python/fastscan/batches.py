@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 from fastscan.cascade import Cascade
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.later import final_columns
+from fastscan.filter.outputs import batch_texts
 from fastscan.filter.run import ConfigSpec, load_tokenizer
-from fastscan.filter.shard import batch_texts
 from fastscan.scanner import Scanner
 
 # Columns of a scores batch that only make sense for a shard file (row number, byte range).

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,11 +24,17 @@ from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
 from fastscan.cascade.cascade import Watcher, spread
 from fastscan.cascade.stages import pattern_drop_reasons
+from fastscan.filter.context import Context
+from fastscan.filter.outputs import (
+    KeptRows,
+    batch_texts,
+    input_compression,
+    jsonl_to_parquet,
+    kept_name,
+    open_bytes_writer,
+)
 from fastscan.filter.plan import Shard
 from fastscan.filter.tally import Tally
-
-if TYPE_CHECKING:
-    from fastscan.filter.shard import Context
 
 SURVIVORS = "survivors"
 
@@ -91,15 +97,6 @@ def run_later_stages(
     """Runs the later stages on `survivors`, appending their lines to `funnel`; rewrites
     ``stage_dir/scores.parquet`` and moves the records they drop from kept to dropped in
     `tally`. Returns the final kept files (under ``stage_dir/kept``)."""
-    from fastscan.filter.shard import (
-        KeptRows,
-        batch_texts,
-        input_compression,
-        jsonl_to_parquet,
-        kept_name,
-        open_bytes_writer,
-    )
-
     cfg = ctx.config
     fmt, _ = kept_name(shard, cfg)
     rows: pa.RecordBatch | None = None

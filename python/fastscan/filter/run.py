@@ -24,13 +24,14 @@ import pyarrow as pa
 from fastscan import __version__, _fastscan
 from fastscan.cascade.cascade import StageFunnel
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.context import Context
 from fastscan.filter.distributions import merge as merge_summaries
 from fastscan.filter.outdir import LockedError, RunLock, input_identity, remove_outputs
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
 from fastscan.filter.samples import collect as collect_samples
-from fastscan.filter.shard import Context, attempt_shard, marker_path
+from fastscan.filter.shard import attempt_shard, marker_path
 from fastscan.filter.tally import Tally
 from fastscan.scanner import Scanner, resolve_threads
 from fastscan.terminal import Interrupted

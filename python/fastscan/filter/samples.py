@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from fastscan import _fastscan
 from fastscan.corpus import field_at
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.outputs import batch_texts
 from fastscan.filter.plan import open_decompressed
 from fastscan.scanner import Scanner
 
@@ -52,8 +53,6 @@ def _jsonl_head(path: Path, scores: pa.Table, field: str) -> dict[int, str]:
 def _parquet_head(
     path: Path, cfg: FilterConfig, tokenizer: _fastscan.Tokenizer | None
 ) -> dict[int, str]:
-    from fastscan.filter.shard import batch_texts
-
     with open(path, "rb") as handle:
         source = pq.ParquetFile(handle, pre_buffer=False)
         for batch in source.iter_batches(batch_size=HEAD_ROWS):

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.context import Context
 from fastscan.filter.plan import Shard
 from fastscan.filter.progress import Reporter, Silent
 from fastscan.filter.run import ConfigSpec, Inputs, Run, UsageError, load_tokenizer
-from fastscan.filter.shard import Context, attempt_shard, failed_entry
+from fastscan.filter.shard import attempt_shard, failed_entry
 from fastscan.scanner import Scanner
 
 # Tasks in flight per CPU slot: enough to keep every slot busy while results come back.
