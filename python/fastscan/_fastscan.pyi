@@ -7,6 +7,7 @@ import pyarrow as pa
 from typing_extensions import Self
 
 __version__: str
+DEFAULT_MIN_SCORE: float
 
 class PackError(ValueError):
     """A pattern pack that cannot be compiled."""
@@ -59,7 +60,7 @@ class Scanner:
         array: Any,
         *,
         first_row: int = 0,
-        min_score: float = 0.0,
+        min_score: float = ...,
         require: list[str] = ...,
         invalid_tokens: list[int] = ...,
     ) -> pa.RecordBatch:
@@ -82,7 +83,7 @@ class JsonlShard:
         lmflow_stem: str = "kept",
         lmflow_max_bytes: int = ...,
         text_field: str = "text",
-        min_score: float = 0.0,
+        min_score: float = ...,
         require: list[str] = ...,
         block_bytes: int = ...,
         max_record_bytes: int = ...,

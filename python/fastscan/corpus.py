@@ -19,7 +19,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fastscan.filter.plan import PlanError, plan
+from fastscan.filter.plan import PlanError, open_decompressed, plan
 
 
 class CorpusError(ValueError):
@@ -47,12 +47,9 @@ class Corpus:
 
 def open_text(path: Path) -> IO[str]:
     """A text stream over a .jsonl / .jsonl.gz / .jsonl.zst file, decompressed."""
-    name = path.name
-    compression = (
-        "gzip" if name.endswith(".gz") else "zstd" if name.endswith((".zst", ".zstd")) else None
+    return io.TextIOWrapper(
+        open_decompressed(path), encoding="utf-8", errors="strict", newline="\n"
     )
-    raw = pa.input_stream(str(path), compression=compression)
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
 
 
 def files_of(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -104,7 +104,7 @@ class PatternStage(Stage):
     def __init__(
         self,
         pack: str | os.PathLike[str] | Any = "tool-use",
-        min_score: float = 2.0,
+        min_score: float = _fastscan.DEFAULT_MIN_SCORE,
         require: Sequence[str] = (),
         threads: int | None = None,
         scanner: Scanner | None = None,

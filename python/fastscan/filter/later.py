@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +23,7 @@ from fastscan import _fastscan
 from fastscan.cascade import Cascade, StageFunnel
 from fastscan.cascade.cascade import Watcher, spread
 from fastscan.cascade.stages import pattern_drop_reasons
+from fastscan.corpus import field_at
 from fastscan.filter.context import Context
 from fastscan.filter.outputs import (
     KeptRows,
@@ -70,10 +70,7 @@ class PatternFunnel:
 
 
 def _text_of(line: bytes, field: str) -> str:
-    value: Any = json.loads(line)
-    for part in field.split("."):
-        value = value[part]
-    return str(value)
+    return str(field_at(json.loads(line), field))
 
 
 def _lines(data: bytes) -> list[bytes]:

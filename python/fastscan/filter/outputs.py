@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
-from fastscan.filter.plan import Shard
+from fastscan.filter.plan import Shard, compression_of
 
 COMPRESSION_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
 
@@ -26,11 +26,8 @@ class ShardError(ValueError):
 
 
 def input_compression(shard: Shard) -> str:
-    if shard.suffix.endswith(".gz"):
-        return "gzip"
-    if shard.suffix.endswith((".zst", ".zstd")):
-        return "zstd"
-    return "none"
+    """The compression of a shard's file (by its suffix)."""
+    return compression_of(shard.suffix)
 
 
 def rejects_name(shard: Shard) -> tuple[str, str]:

@@ -56,14 +56,24 @@ def format_of(path: Path) -> str | None:
     return None
 
 
+def compression_of(name: str) -> str:
+    """``gzip``, ``zstd`` or ``none``, from a file name's suffix: the one place Python decides
+    it (the core's `Compression::from_path` reads the same suffixes)."""
+    if name.endswith(".gz"):
+        return "gzip"
+    if name.endswith((".zst", ".zstd")):
+        return "zstd"
+    return "none"
+
+
 def open_decompressed(path: Path) -> pa.NativeFile:
     """A JSONL input's decompressed bytes (compression by suffix). Opened by Python, so a
     file name that is not UTF-8 works too (pyarrow's own paths must be UTF-8)."""
-    name = path.name
-    compression = (
-        "gzip" if name.endswith(".gz") else "zstd" if name.endswith((".zst", ".zstd")) else None
+    compression = compression_of(path.name)
+    return pa.input_stream(
+        pa.PythonFile(open(path, "rb"), mode="r"),
+        compression=None if compression == "none" else compression,
     )
-    return pa.input_stream(pa.PythonFile(open(path, "rb"), mode="r"), compression=compression)
 
 
 def _hidden(relative: Path) -> bool:

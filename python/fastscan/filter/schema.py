@@ -43,7 +43,7 @@ class Flat(_Strict):
     """The settings of `[scan]`, `[keep]`, `[output]` and `[read]` under their field names."""
 
     pack: str = "tool-use"
-    min_score: float = Field(default=2.0, allow_inf_nan=False)
+    min_score: float = Field(default=_fastscan.DEFAULT_MIN_SCORE, allow_inf_nan=False)
     require: tuple[str, ...] = ()
     text_field: str = Field(default="text", min_length=1)
     tokens_field: str = Field(default="tokens", min_length=1)

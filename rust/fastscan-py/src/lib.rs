@@ -24,6 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use arrow_array::Array;
 use arrow_schema::SchemaRef;
+use fastscan_core::shard::judge::DEFAULT_MIN_SCORE;
 use fastscan_core::{judge, KeepRule, Pack, RejectReason, ScanOptions, Scanner};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -234,7 +235,7 @@ impl PyScanner {
     /// Judges an Arrow string/binary array (a Parquet shard's batch): returns the scores batch
     /// for rows `first_row..`, with null cells rejected as `null_text`, and the rows in
     /// `invalid_tokens` as `invalid_tokens`.
-    #[pyo3(signature = (array, *, first_row = 0, min_score = 0.0, require = Vec::new(), invalid_tokens = Vec::new()))]
+    #[pyo3(signature = (array, *, first_row = 0, min_score = DEFAULT_MIN_SCORE, require = Vec::new(), invalid_tokens = Vec::new()))]
     fn judge_arrow<'py>(
         &self,
         py: Python<'py>,
@@ -331,5 +332,6 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stat_names, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MIN_SCORE", DEFAULT_MIN_SCORE)?;
     Ok(())
 }

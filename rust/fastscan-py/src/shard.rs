@@ -45,7 +45,7 @@ impl PyJsonlShard {
         scanner, path, *, rejects_path, rejects_compression = "none", kept_path = None,
         kept_compression = "none",
         lmflow_dir = None, lmflow_stem = "kept", lmflow_max_bytes = 256 << 20,
-        text_field = "text", min_score = 0.0, require = Vec::new(),
+        text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20
     ))]
     #[allow(clippy::too_many_arguments)]

@@ -70,6 +70,10 @@ impl Decision {
     }
 }
 
+/// The keep rule's default `min_score`: the one place it is set (the binding and the Python
+/// settings read it from here).
+pub const DEFAULT_MIN_SCORE: f64 = 2.0;
+
 /// Keeps a document when its score reaches `min_score` and every required group is hit
 /// (its count reaches the group's `min_hits`).
 #[derive(Debug, Clone, PartialEq)]
