@@ -163,7 +163,13 @@ impl PyToolCalls {
         from_format: Option<&str>,
         allow: Vec<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let to = format_arg(Some(to))?.expect("a format");
+        let to = Format::from_name(to).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            PyValueError::new_err(format!(
+                "unknown format {to:?}; the formats are {}",
+                names.join(", ")
+            ))
+        })?;
         let from = format_arg(from_format)?;
         for a in &allow {
             if !toolcalls::LOSSES.iter().any(|(code, _)| code == a) {
