@@ -478,5 +478,5 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_the_binding_names_an_unknown_format() -> None:
     from fastscan import _fastscan
 
-    with pytest.raises(ValueError, match="unknown format 'nope'|unknown format \"nope\""):
+    with pytest.raises(ValueError, match=r'unknown format "nope"'):
         _fastscan.ToolCalls().convert(pa.array(["{}"]), "nope")
