@@ -16,8 +16,10 @@ SCORE_COLUMNS = [
     "score",
     *fastscan.Scanner().group_names,
     "formats",
-    "decision",
     "reject_reason",
+    "decision",
+    "dropped_by",
+    "drop_reason",
 ]
 
 

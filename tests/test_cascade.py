@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from fastscan.cascade import (
     GoldError,
     Selection,
     Stage,
-    StageResult,
     load_gold,
     render,
 )
@@ -29,36 +29,40 @@ TEXTS = [r["text"] for r in sample_records()]
 
 
 class Recorder(Stage):
-    """Keeps every other text and remembers what it was given."""
+    """Keeps texts ``tN`` whose N is a multiple of `every`; remembers what it was given."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, every: int) -> None:
         self.name = name
+        self.every = every
         self.seen: list[list[str]] = []
+        self.output_names = [f"{name}_n"]
 
-    def apply(self, texts: pa.Array) -> StageResult:
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         values = texts.to_pylist()
         self.seen.append(values)
-        keep = [i % 2 == 0 for i in range(len(values))]
-        score = pa.array([float(len(v)) for v in values])
-        reasons = pa.array([None if k else "odd" for k in keep], pa.string())
-        columns = pa.RecordBatch.from_arrays([score], [f"{self.name}_len"])
-        return StageResult(columns, score, pa.array(keep), reasons)
+        number = pa.array([float(v[1:]) for v in values])
+        return pa.RecordBatch.from_arrays([number], self.output_names)
+
+    def decide(self, columns: pa.RecordBatch | pa.Table) -> tuple[pa.Array, pa.Array]:
+        numbers = columns.column(self.output_names[0]).to_pylist()
+        keep = [n is not None and n % self.every == 0 for n in numbers]
+        return pa.array(keep), pa.array([None if k else "odd" for k in keep], pa.string())
 
 
 def test_stages_see_only_survivors_and_the_funnel_adds_up() -> None:
-    a, b = Recorder("a"), Recorder("b")
+    a, b = Recorder("a", 2), Recorder("b", 4)
     texts = ["t0", "t1", None, "t3", "t4", "t5", "t6"]
     result = Cascade([a, b]).run(texts)
     assert a.seen == [["t0", "t1", "t3", "t4", "t5", "t6"]]
-    assert b.seen == [["t0", "t3", "t5"]]
+    assert b.seen == [["t0", "t4", "t6"]]
     table = result.table
     assert table.column("decision").to_pylist() == [
-        "kept", "dropped", "rejected", "dropped", "dropped", "kept", "dropped",
+        "kept", "dropped", "rejected", "dropped", "kept", "dropped", "dropped",
     ]  # fmt: skip
-    assert table.column("dropped_by").to_pylist() == [None, "a", None, "b", "a", None, "a"]
+    assert table.column("dropped_by").to_pylist() == [None, "a", None, "a", None, "a", "b"]
     assert table.column("drop_reason").to_pylist()[2] == "null_text"
-    assert table.column("b_len").to_pylist() == [2.0, None, None, 2.0, None, 2.0, None]
-    assert table.column("stages_passed").to_pylist() == [2, 0, -1, 1, 0, 2, 0]
+    assert table.column("b_n").to_pylist() == [0.0, None, None, None, 4.0, None, 6.0]
+    assert table.column("stages_passed").to_pylist() == [2, 0, -1, 0, 2, 0, 1]
     first, second = result.funnel
     assert (first.docs_in, first.docs_out, second.docs_in, second.docs_out) == (6, 3, 3, 2)
     assert first.bytes_out == second.bytes_in
@@ -140,7 +144,7 @@ def test_bad_stage_settings_are_errors() -> None:
     with pytest.raises(ValueError, match="not in the pack"):
         fastscan.PatternStage(require=["nope"])
     with pytest.raises(ValueError, match="unique"):
-        Cascade([Recorder("a"), Recorder("a")])
+        Cascade([Recorder("a", 2), Recorder("a", 2)])
     with pytest.raises(ValueError, match="never downloaded"):
         fastscan.SemanticStage(["gold"], model="sentence-transformers/all-MiniLM-L6-v2")
 

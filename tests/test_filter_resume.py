@@ -25,7 +25,10 @@ def make_shards(root: Path, shards: int, records: int) -> None:
         write_jsonl(root / f"s{i:02d}.jsonl.zst", jsonl_bytes(part))
 
 
-def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("phase", ["_scored", "_done"])
+def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path, phase: str) -> None:
+    """Killed while scoring (phase 1: some shards scored, none selected) or while writing
+    the kept files (phase 2: some shards finished), the rerun ends as an uninterrupted run."""
     make_shards(tmp_path / "in", shards=8, records=4000)
     ref = tmp_path / "ref"
     done = subprocess.run([*CLI, str(tmp_path / "in"), "-o", str(ref), "--threads", "1", "-q"])
@@ -35,14 +38,20 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path) -> None:
     proc = subprocess.Popen([*CLI, str(tmp_path / "in"), "-o", str(out), "--threads", "1", "-q"])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(list((out / "_done").glob("*.json"))) >= 2:
+        if len(list((out / phase).glob("*.json"))) >= 2:
             break
         time.sleep(0.001)
     proc.kill()
     proc.wait()
+    scored = len(list((out / "_scored").glob("*.json")))
     finished = len(list((out / "_done").glob("*.json")))
     assert proc.returncode == -9, "the run ended before it could be killed: make the input larger"
-    assert 1 <= finished < 8
+    if phase == "_scored":
+        assert 1 <= scored < 8
+        assert finished == 0
+    else:
+        assert scored == 8
+        assert 1 <= finished < 8
     assert not (out / "report.json").exists()
 
     rerun = subprocess.run(

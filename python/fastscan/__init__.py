@@ -20,6 +20,7 @@ from fastscan.cascade import (
 from fastscan.filter import FilterConfig, filter_shards
 from fastscan.ngrams import NgramModel
 from fastscan.pack import FormatInfo, GroupInfo, PatternInfo, PatternPack, builtin_packs
+from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner, resolve_threads
 from fastscan.toolcalls.extract import extract
 
@@ -35,6 +36,7 @@ __all__ = [
     "PatternInfo",
     "PatternPack",
     "PatternStage",
+    "Pipeline",
     "Scanner",
     "SemanticStage",
     "StaticStage",

@@ -7,9 +7,9 @@ Built once per worker (a Ray Data actor, a Spark Python worker) and called on ev
     df.mapInArrow(fastscan.score_batches_fn(min_score=3), schema)
 
 Every output batch, empty ones included, has the schema `output_schema` gives: the input's
-columns, then ``score``, one count column per pack group, ``formats``, ``decision`` and
-``reject_reason``, and with later stages their columns, ``dropped_by`` and ``drop_reason``
-(the columns and decisions of ``fastscan-filter``'s scores files).
+columns, then ``score``, one count column per pack group, ``formats``, ``reject_reason``,
+the later stages' columns, ``decision``, ``dropped_by`` and ``drop_reason``: the columns and
+decisions of ``fastscan-filter``'s scores files, from the same `Pipeline`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fastscan.cascade import Cascade
 from fastscan.filter.config import FilterConfig
-from fastscan.filter.later import final_columns
 from fastscan.filter.outputs import batch_texts
 from fastscan.filter.run import ConfigSpec, load_tokenizer
-from fastscan.scanner import Scanner
+from fastscan.pipeline import Pipeline
 
 # Columns of a scores batch that only make sense for a shard file (row number, byte range).
 _POSITION_COLUMNS = ("row", "offset", "length")
@@ -71,11 +69,8 @@ class BatchScorer:
                 "time: use a threshold (min_similarity, min_log_importance) here, or "
                 "fastscan-filter for the ranking"
             )
-        self.config.check()
-        stages = self.config.later_stages()
-        # Every stage of the config runs: the patterns in the core, then the later ones on
-        # the patterns' survivors, their decisions combined as the scores files combine them.
-        self.later = Cascade(stages) if stages else None
+        # Every stage of the config runs, as fastscan-filter runs it: one `Pipeline`.
+        self.pipeline = Pipeline(self.config, threads=threads)
         self._arguments: dict[str, Any] = {
             "config": config,
             "threads": threads,
@@ -84,18 +79,13 @@ class BatchScorer:
             "prefix": prefix,
             **settings,
         }
-        self.scanner = Scanner(self.config.load_pack(), threads)
+        self.scanner = self.pipeline.scanner
         self.tokenizer = load_tokenizer(self.config)
         self.drop_rejected = drop_rejected
         self.kept_only = kept_only
         self.prefix = prefix
-        empty = pa.array([], pa.large_string())
-        columns = self._columns(empty, self._judge(empty, []))
-        self.score_fields = [
-            pa.field(name, col.type)
-            for name, col in columns.items()
-            if name not in _POSITION_COLUMNS
-        ]
+        empty = self.pipeline.score(pa.array([], pa.large_string()))
+        self.score_fields = [f for f in empty.schema if f.name not in _POSITION_COLUMNS]
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         """The schema of the batches returned for inputs of ``schema``."""
@@ -123,32 +113,15 @@ class BatchScorer:
         """One RecordBatch with the score columns appended (and rows dropped if asked)."""
         schema = self.output_schema(batch.schema)
         texts, bad = batch_texts(batch, self.config, self.tokenizer)
-        scores = self._columns(texts, self._judge(texts, bad))
-        columns = list(batch.columns) + [_array(scores[f.name]) for f in self.score_fields]
+        scores = self.pipeline.score(texts, [i for i, _ in bad])
+        columns = list(batch.columns) + [_array(scores.column(f.name)) for f in self.score_fields]
         out = pa.RecordBatch.from_arrays(columns, schema=schema)
-        decision = _array(scores["decision"])
+        decision = _array(scores.column("decision"))
         if self.kept_only:
             return out.filter(pc.equal(decision, "kept"))
         if self.drop_rejected:
             return out.filter(pc.not_equal(decision, "rejected"))
         return out
-
-    def _columns(self, texts: pa.Array, judged: pa.RecordBatch) -> dict[str, Any]:
-        """The score columns of a batch: stage 1's, then (with later stages) theirs and the
-        final decision."""
-        if self.later is None:
-            return {name: judged.column(name) for name in judged.schema.names}
-        survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
-        later = self.later.run(survivors).table
-        return final_columns(judged, later, self.config.min_score, self.config.require)
-
-    def _judge(self, texts: pa.Array, bad: list[tuple[int, int | None]]) -> pa.RecordBatch:
-        return self.scanner._inner.judge_arrow(
-            texts,
-            min_score=self.config.min_score,
-            require=list(self.config.require),
-            invalid_tokens=[i for i, _ in bad],
-        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self._arguments,))

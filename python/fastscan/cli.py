@@ -6,6 +6,7 @@
     fastscan eval --positives P --negatives N [--hard-negatives H] [--config C] [--json OUT]
                   [--variants]
     fastscan discover --gold GOLD --corpus SAMPLE [--top 50]
+    fastscan select RUN_DIR -o NEW_OUT [--min-score S] [--top-fraction F --by COLUMN]
 
 `fastscan scan` reads `.jsonl`, `.jsonl.gz`, `.jsonl.zst` and `.parquet` files (or directories of
 them), scans the text
@@ -175,6 +176,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    from fastscan.filter.progress import Reporter
+    from fastscan.filter.report import summary_text
+    from fastscan.filter.reselect import select_run
+    from fastscan.filter.run import UsageError
+
+    settings = {
+        k: v for k, v in (("min_score", args.min_score), ("require", args.require)) if v is not None
+    }
+    try:
+        report = select_run(
+            args.run_dir,
+            args.output,
+            config=args.config,
+            top_fraction=args.top_fraction,
+            by=args.by,
+            threads=args.threads,
+            overwrite=args.overwrite,
+            reporter=Reporter(quiet=args.quiet),
+            **settings,
+        )
+    except UsageError as e:
+        print(f"fastscan select: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report, indent=1))
+    elif not args.quiet:
+        print(summary_text(report))
+    return 1 if report["totals"]["failed"] else 0
+
+
 def cmd_discover(args: argparse.Namespace) -> int:
     gold = load_gold(args.gold)
     corpus = read_corpus(args.corpus, args.text_field)
@@ -268,6 +300,29 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--threads", type=int, default=None)
     disc.add_argument("--json", action="store_true", help="one JSON object per n-gram")
     disc.set_defaults(func=cmd_discover)
+    sel = sub.add_parser(
+        "select",
+        help="decide a finished fastscan-filter run again with new thresholds (no rescan)",
+        description="Reads the scores of RUN_DIR and writes NEW_OUT (kept files, scores, "
+        "report) as fastscan-filter would with the new settings, without scanning or "
+        "embedding again. Only thresholds may change.",
+    )
+    sel.add_argument("run_dir", metavar="RUN_DIR", help="a fastscan-filter output directory")
+    sel.add_argument("-o", "--output", required=True, metavar="NEW_OUT")
+    sel.add_argument("--config", metavar="TOML", help="the new settings (default: the run's)")
+    sel.add_argument("--min-score", type=float, help="the keep rule's new min_score")
+    sel.add_argument("--require", metavar="GROUP[,GROUP]", help="the keep rule's groups")
+    sel.add_argument(
+        "--top-fraction", type=float, metavar="F", help="keep the top F of the run (with --by)"
+    )
+    sel.add_argument(
+        "--by", metavar="COLUMN", help="the column ranked: similarity, log_importance, ..."
+    )
+    sel.add_argument("--threads", type=int, default=None)
+    sel.add_argument("--overwrite", action="store_true", help="replace NEW_OUT's outputs")
+    sel.add_argument("-q", "--quiet", action="store_true")
+    sel.add_argument("--json", action="store_true", help="print the report as JSON")
+    sel.set_defaults(func=cmd_select)
     toolcalls_cli.add_parser(sub)
     toolcalls_cli.add_extract_parser(sub)
     return parser

@@ -3,10 +3,12 @@
 * `stages`: `PatternStage`, `StatsStage`, `DsirStage`, `Selection`, `StageResult`.
 * `semantic`: `SemanticStage` (sentence-transformers, the ``fastscan[semantic]`` extra).
 * `gold`: gold sets from text or function-calling datasets.
-* `cascade`: `Cascade`, `CascadeResult`, the funnel.
+* `cascade`: `Cascade`, `CascadeResult`; `funnel`: `StageFunnel`.
+* `decide`: every record's final decision; `ranking`: a `top_fraction` over a whole run.
 """
 
-from fastscan.cascade.cascade import Cascade, CascadeResult, StageFunnel
+from fastscan.cascade.cascade import Cascade, CascadeResult
+from fastscan.cascade.funnel import StageFunnel
 from fastscan.cascade.gold import GoldError, load_gold, render
 from fastscan.cascade.semantic import SemanticStage, StaticStage
 from fastscan.cascade.stages import (

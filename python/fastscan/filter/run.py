@@ -1,8 +1,11 @@
-"""`filter_shards`: plan, resume, run every shard (in parallel), write the report.
+"""`filter_shards`: plan, resume, score every shard, select over the run, write the report.
 
-`Run` holds what every executor shares (the plan, resume, the output directory, the report);
-`filter_shards` runs the pending shards on local threads, `fastscan.ray.filter_shards` runs
-them as Ray tasks.
+A run has two phases. Phase 1 scores each pending shard (`fastscan.filter.shard`: read once,
+every stage, scores and rejects committed, marker ``_scored/``); `filter_shards` runs it on
+local threads, `fastscan.ray.filter_shards` as Ray tasks. Phase 2 (`fastscan.filter.select`)
+decides every record over the whole run (a ``top_fraction`` ranks all shards) and writes the
+kept files (marker ``_done/``). `Run` holds what both executors share: the plan, resume, the
+output directory, phase 2, the report. A killed run resumes in either phase.
 """
 
 from __future__ import annotations
@@ -22,17 +25,20 @@ from typing import Any
 import pyarrow as pa
 
 from fastscan import __version__, _fastscan
-from fastscan.cascade.cascade import StageFunnel
+from fastscan.cascade.decide import NotMeasuredError
+from fastscan.cascade.funnel import StageFunnel
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.context import Context
 from fastscan.filter.distributions import merge as merge_summaries
-from fastscan.filter.outdir import LockedError, RunLock, input_identity, remove_outputs
+from fastscan.filter.outdir import LockedError, RunLock, remove_outputs, same_input
 from fastscan.filter.plan import Shard, plan
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
 from fastscan.filter.samples import collect as collect_samples
-from fastscan.filter.shard import attempt_shard, marker_path
+from fastscan.filter.select import Selector, cutoffs, order, select_shard
+from fastscan.filter.shard import attempt, attempt_shard, marker_path, scored_path
 from fastscan.filter.tally import Tally
+from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner, resolve_threads
 from fastscan.terminal import Interrupted
 
@@ -99,6 +105,7 @@ def _run_local(run: Run, threads: int | None, reporter: Reporter | None) -> dict
         scanner=scanner,
         out=run.out,
         tokenizer=load_tokenizer(run.config),
+        pipeline=Pipeline(run.config, scanner),
         run_id=run.run_lock.run_id,
     )
     reporter = reporter or Reporter(quiet=True)
@@ -107,14 +114,20 @@ def _run_local(run: Run, threads: int | None, reporter: Reporter | None) -> dict
     def one(shard: Shard) -> None:
         run.record(attempt_shard(shard, ctx, reporter), reporter)
 
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastscan-shard")
+    in_parallel(run, reporter, run.pending, one, workers)
+    return run.finish(reporter, threads=total, executor={"kind": "local"}, pipeline=ctx.pipeline)
+
+
+def in_parallel(run: Run, reporter: Reporter, items: Sequence[Any], one: Any, workers: int) -> None:
+    """Calls `one` on every item, `workers` at a time; Ctrl-C stops the run resumably."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fastscan-shard")
     futures: list[Future[None]] = []
     try:
-        if workers == 1:
-            for shard in run.pending:
-                one(shard)
+        if workers <= 1:
+            for item in items:
+                one(item)
         else:
-            futures = [pool.submit(one, shard) for shard in run.pending]
+            futures = [pool.submit(one, item) for item in items]
             # Waiting in short steps keeps the main thread ready for Ctrl-C.
             while futures:
                 done, _ = wait(futures, timeout=0.25, return_when=FIRST_EXCEPTION)
@@ -129,7 +142,6 @@ def _run_local(run: Run, threads: int | None, reporter: Reporter | None) -> dict
         wait(futures, timeout=STOP_WAIT)
         raise Interrupted(run.interrupted(reporter)) from None
     pool.shutdown(wait=True)
-    return run.finish(reporter, threads=total, executor={"kind": "local"})
 
 
 def load_tokenizer(cfg: FilterConfig) -> _fastscan.Tokenizer | None:
@@ -163,7 +175,9 @@ class Run:
         self.shards = shards
         self.ignored = ignored
         self.fingerprint = config.fingerprint()
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}  # finished or failed shards
+        self.scored: dict[str, dict[str, Any]] = {}  # phase 1 entries
+        self.fresh: set[str] = set()  # shards this invocation scored
         self.pending: list[Shard] = []
         self.started = 0.0
         self.lock = threading.Lock()
@@ -201,13 +215,12 @@ class Run:
             raise
         shutil.rmtree(self.out / "_tmp", ignore_errors=True)  # dead runs' staging (we hold OUT)
         for shard in self.shards:
-            done = _load_marker(self.out, shard)
-            if done is not None and not _same_input(done, shard):
+            scored = _load_scored(self.out, shard)
+            if scored is not None and not same_input(scored, shard.path):
                 self.changed.append(shard.relative)
-                done = None
-            if done is not None:
-                done["resumed"] = True
-                self.entries[shard.relative] = done
+                scored = None
+            if scored is not None:
+                self.scored[shard.relative] = scored
             else:
                 self.pending.append(shard)
         self.vanished = _vanished(self.out, {s.relative for s in self.shards})
@@ -240,13 +253,79 @@ class Run:
         )
 
     def record(self, entry: dict[str, Any], reporter: Reporter) -> None:
-        """A finished (or failed) shard's entry."""
+        """A shard's phase-1 entry: scored, or failed (then its final entry)."""
         with self.lock:
+            if entry.get("status") == "failed":
+                self.entries[entry["relative"]] = entry
+                reporter.shard_done(entry)
+            else:
+                self.scored[entry["relative"]] = entry
+                self.fresh.add(entry["relative"])
+
+    def select(
+        self, reporter: Reporter, threads: int, pipeline: Pipeline, source: Path | None = None
+    ) -> None:
+        """Phase 2 over every scored shard: the run's cutoffs, then each shard decided and
+        its kept file written (skipped when its marker holds the same cutoffs). `source`:
+        where the scores are, when not in this run's directory (``fastscan select``)."""
+        source = source or self.out
+        scored = [self.scored[s.relative] for s in self.shards if s.relative in self.scored]
+        try:
+            found = cutoffs(pipeline, source, scored)
+        except NotMeasuredError as e:
+            raise UsageError(str(e)) from None
+        selector = Selector(
+            pipeline=pipeline,
+            source=source,
+            out=self.out,
+            run_id=self.run_lock.run_id,
+            tokenizer=load_tokenizer(self.config),
+            cutoffs=found,
+        )
+        part = {entry["relative"]: i for i, entry in enumerate(order(scored))}
+        by_name = {s.relative: s for s in self.shards}
+        todo = []
+        for entry in scored:
+            shard = by_name[entry["relative"]]
+            done = _load_marker(self.out, shard)
+            if (
+                done is not None
+                and done.get("selection") == selector.fingerprint
+                and done.get("input") == entry.get("input")
+            ):
+                self._finished(done, reporter, resumed=True)
+            else:
+                todo.append(shard)
+
+        def one(shard: Shard) -> None:
+            entry = attempt(
+                shard,
+                lambda: select_shard(
+                    shard, self.scored[shard.relative], part[shard.relative], selector
+                ),
+            )
+            self._finished(entry, reporter, resumed=False)
+
+        in_parallel(self, reporter, todo, one, min(threads, len(todo)))
+
+    def _finished(self, entry: dict[str, Any], reporter: Reporter, resumed: bool) -> None:
+        """A shard's final entry: `resumed` when an earlier invocation finished it."""
+        with self.lock:
+            entry["resumed"] = resumed
+            entry["scanned"] = entry["relative"] in self.fresh
             self.entries[entry["relative"]] = entry
         reporter.shard_done(entry)
 
-    def finish(self, reporter: Reporter, threads: int, executor: dict[str, Any]) -> dict[str, Any]:
-        """Writes report.json and report.html; returns the report."""
+    def finish(
+        self,
+        reporter: Reporter,
+        threads: int,
+        executor: dict[str, Any],
+        pipeline: Pipeline | None = None,
+        source: Path | None = None,
+    ) -> dict[str, Any]:
+        """Runs phase 2, writes report.json and report.html; returns the report."""
+        self.select(reporter, threads, pipeline or Pipeline(self.config), source)
         elapsed = time.perf_counter() - self.started
         shutil.rmtree(self.out / "_tmp", ignore_errors=True)
         entries = [self.entries[s.relative] for s in self.shards]
@@ -296,20 +375,6 @@ def _thresholds(cfg: FilterConfig) -> dict[str, float]:
     return marks
 
 
-def _same_input(entry: dict[str, Any], shard: Shard) -> bool:
-    """Whether a marker's input is still the file it was made from."""
-    recorded = entry.get("input")
-    if recorded is None:  # a marker from before identities were kept: size only
-        return bool(entry.get("input_bytes") == shard.size)
-    try:
-        st = shard.path.stat()
-        if (st.st_size, st.st_mtime_ns) != (recorded.get("size"), recorded.get("mtime_ns")):
-            return False  # changed, known without reading it
-        return bool(input_identity(shard.path) == recorded)
-    except OSError:
-        return False
-
-
 def _vanished(out: Path, planned: set[str]) -> list[dict[str, Any]]:
     """Markers of shards no input names any more (their outputs stay until --overwrite)."""
     done = out / "_done"
@@ -347,13 +412,22 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
 
 
 def _load_marker(out: Path, shard: Shard) -> dict[str, Any] | None:
-    path = marker_path(out, shard)
+    """A shard's phase-2 marker, when its outputs are all there."""
+    return _load(marker_path(out, shard), out, "outputs")
+
+
+def _load_scored(out: Path, shard: Shard) -> dict[str, Any] | None:
+    """A shard's phase-1 marker, when its scores (and rejects) are there."""
+    return _load(scored_path(out, shard), out, "scored")
+
+
+def _load(path: Path, out: Path, key: str) -> dict[str, Any] | None:
     try:
         entry: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     # A marker whose outputs are gone (deleted by hand) does not count.
-    outputs = entry.get("outputs") or {}
+    outputs = entry.get(key) or {}
     files = [*outputs.get("kept", []), outputs.get("scores"), outputs.get("rejects")]
     if all((out / f).exists() for f in files if f):
         return entry
@@ -380,7 +454,8 @@ def _report(
         "input_bytes": sum(e["input_bytes"] for e in entries),
     }
     totals.update(total.to_dict())
-    fresh = [e for e in entries if e["status"] == "ok" and not e.get("resumed")]
+    # Shards this invocation read (not those it only selected again, nor resumed ones).
+    fresh = [e for e in entries if e["status"] == "ok" and e.get("scanned")]
     fresh_mb = sum(e["read"]["bytes"] for e in fresh) / 1e6
     # Speeds only over what this invocation read: a resumed run's earlier shards took no time.
     timed = bool(fresh) and elapsed > 0

@@ -1,9 +1,13 @@
-"""Running one shard: read, judge, write to a staging directory, then commit.
+"""Phase 1 of a run, one shard: read it once, score every record with every stage.
 
-Outputs of a shard are written under ``OUT/_tmp/<relative path>/`` and moved into place only
-when the shard is complete; its completion marker ``OUT/_done/<relative path>.json`` (the
-shard's report entry) is written last. A killed run therefore leaves either a finished shard
-(marker present, outputs complete) or nothing that a rerun does not replace.
+The shard streams through the pipeline block by block: the core reads, parses and scans a
+block and hands over its scores batch with the texts of the keep rule's survivors (Arrow, no
+copy); survivors gather across blocks to a batch for the later stages, which measure them in
+memory; each scores batch is then completed (`Pipeline.complete`) and written once. Nothing
+is staged and read back. The shard's scores file and rejects file are written under
+``OUT/_tmp/<run>/`` and moved into place when the shard is complete; its marker
+``OUT/_scored/<relative path>.json`` is written last. Which records the run keeps is decided
+in phase 2 (`fastscan.filter.select`), over every shard's scores.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +27,12 @@ import pyarrow.parquet as pq
 
 from fastscan import _fastscan
 from fastscan.filter.context import Context
-from fastscan.filter.distributions import summarize
 from fastscan.filter.guard import FirstRecords, no_text_message
-from fastscan.filter.later import SURVIVORS, PatternFunnel, run_later_stages
 from fastscan.filter.outdir import input_identity, inside
 from fastscan.filter.outputs import (
-    KeptRows,
     ShardError,
     batch_texts,
-    input_compression,
     json_line,
-    jsonl_to_parquet,
     kept_name,
     open_text_writer,
     rejects_name,
@@ -61,9 +61,19 @@ def marker_path(out: Path, shard: Shard) -> Path:
 STAGED_REJECTS = "rejects"
 
 
+def scored_path(out: Path, shard: Shard) -> Path:
+    return out / "_scored" / f"{shard.relative}.json"
+
+
+# Survivors gathered before the later stages measure them: enough for the semantic stage's
+# batches (and its longest-first order), little memory.
+GATHER_DOCS = 4096
+GATHER_BYTES = 64 << 20
+
+
 def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
-    """Filters one shard and commits its outputs; returns its report entry. `watch` hears of
-    its progress and may stop it by raising (`Interrupted`).
+    """Scores one shard and commits its scores and rejects; returns its phase-1 entry (the
+    marker). `watch` hears of its progress and may stop it by raising (`Interrupted`).
 
     Raises `ShardError` (or `OSError`) when the shard fails; its staging is then removed.
     """
@@ -72,33 +82,37 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     identity = input_identity(shard.path)  # before reading: a change during the run shows
     if stage.exists():
         shutil.rmtree(stage)
-    (stage / "kept").mkdir(parents=True)
+    stage.mkdir(parents=True)
     started = time.perf_counter()
-    tally = Tally()
-    patterns = PatternFunnel(ctx.config.min_score, ctx.config.require)
+    scores = _Scores(stage / "scores.parquet", ctx, watch)
     try:
         if shard.format == "jsonl":
-            kept_files = _run_jsonl(shard, ctx, stage, tally, patterns, watch)
+            blank_lines = _scan_jsonl(shard, ctx, stage, scores, watch)
         elif shard.format == "parquet":
-            kept_files = _run_parquet(shard, ctx, stage, tally, patterns, watch)
+            blank_lines = _scan_parquet(shard, ctx, stage, scores, watch)
         else:
             raise ShardError(
                 f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
                 ".jsonl.zst or .parquet"
             )
-        funnel = [patterns.line(tally, time.perf_counter() - started)]
-        if ctx.config.cascades:
-            kept_files = run_later_stages(shard, ctx, stage, kept_files[0], tally, funnel, watch)
-        tally.check()
-        seconds = time.perf_counter() - started
-        entry = shard_entry(shard, tally, seconds)
-        entry["input"] = identity
-        entry["funnel"] = [line.to_dict() for line in funnel]
-        entry["summary"] = summarize(str(stage / "scores.parquet"), ctx.min_hits)
-        entry["outputs"] = _commit(shard, ctx, stage, kept_files)
-        _write_atomic(marker_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
+        scores.close()
+        entry = {
+            "path": str(shard.path),
+            "relative": shard.relative,
+            "format": shard.format,
+            "input_bytes": shard.size,
+            "input": identity,
+            "records": scores.rows,
+            "text_bytes": scores.text_bytes,
+            "blank_lines": blank_lines,
+            "seconds": round(time.perf_counter() - started, 6),
+            "stage_seconds": scores.stage_seconds(time.perf_counter() - started),
+            "scored": _commit_scored(shard, ctx, stage),
+        }
+        write_atomic(scored_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
         return entry
     finally:
+        scores.abort()
         shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -136,9 +150,14 @@ def attempt_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     else a shard raises fails that shard too, named by its type, so one bad file never ends
     the run. Only an interrupt (`Interrupted`) stops it.
     """
+    return attempt(shard, lambda: run_shard(shard, ctx, watch))
+
+
+def attempt(shard: Shard, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`work()` (a phase of one shard), with a failure turned into the shard's entry."""
     began = time.perf_counter()
     try:
-        return run_shard(shard, ctx, watch)
+        return work()
     except (ShardError, OSError, ValueError, RuntimeError) as e:
         return failed_entry(shard, str(e), time.perf_counter() - began)
     except Interrupted:
@@ -171,30 +190,89 @@ def shard_entry(shard: Shard, tally: Tally, seconds: float) -> dict[str, Any]:
     return entry
 
 
-def _run_jsonl(
-    shard: Shard,
-    ctx: Context,
-    stage: Path,
-    tally: Tally,
-    patterns: PatternFunnel,
-    watch: Silent,
-) -> list[Path]:
+class _Scores:
+    """Completes a shard's scores batches and writes them: stage 1's batches wait here until
+    the later stages have measured their survivors (gathered across blocks)."""
+
+    def __init__(self, path: Path, ctx: Context, watch: Silent) -> None:
+        self.path = path
+        self.pipeline = ctx.pipeline
+        self.watch = watch
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[tuple[pa.RecordBatch, pa.Array | None]] = []
+        self.pending_docs = 0
+        self.pending_bytes = 0
+        self.rows = 0
+        self.text_bytes = 0
+        self.later_seconds: dict[str, tuple[float, float]] = {}
+
+    def add(self, judged: pa.RecordBatch, survivors: pa.Array | None) -> None:
+        """One block's stage-1 batch and its survivors' texts (None: no later stages)."""
+        self.pending.append((judged, survivors))
+        if survivors is not None:
+            self.pending_docs += len(survivors)
+            self.pending_bytes += survivors.nbytes
+        full = self.pending_docs >= GATHER_DOCS or self.pending_bytes >= GATHER_BYTES
+        if full or survivors is None:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        later: pa.Table | None = None
+        if self.pipeline.later is not None:
+            texts = pa.concat_arrays(
+                [t.cast(pa.large_string()) for _, t in self.pending if t is not None]
+            )
+            later, seconds = self.pipeline.measure_later(texts, self.watch)
+            for name, (setup, spent) in seconds.items():
+                was = self.later_seconds.get(name, (0.0, 0.0))
+                self.later_seconds[name] = (was[0] + setup, was[1] + spent)
+        start = 0
+        for judged, survivors in self.pending:
+            part = None
+            if later is not None and survivors is not None:
+                part = later.slice(start, len(survivors))
+                start += len(survivors)
+            self._write(self.pipeline.complete(judged, part))
+        self.pending = []
+        self.pending_docs = self.pending_bytes = 0
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+        self.text_bytes += _text_bytes(batch)
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is None:  # an empty shard: an empty file with the full schema
+            empty = self.pipeline.judge(pa.array([], pa.string()))
+            later = None
+            if self.pipeline.later is not None:
+                later, _ = self.pipeline.measure_later(pa.array([], pa.large_string()))
+            batch = self.pipeline.complete(empty, later)
+            self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
+        self.writer.close()
+        self.writer = None
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def stage_seconds(self, total: float) -> dict[str, list[float]]:
+        """Each stage's (setup seconds, seconds); the scan's are the rest of the shard's."""
+        later = sum(setup + spent for setup, spent in self.later_seconds.values())
+        out = {"patterns": [0.0, round(max(total - later, 0.0), 6)]}
+        out.update({k: [round(a, 6), round(b, 6)] for k, (a, b) in self.later_seconds.items()})
+        return out
+
+
+def _scan_jsonl(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent) -> int:
     cfg = ctx.config
-    fmt, _ = kept_name(shard, cfg)
-    kept_args: dict[str, Any]
-    if cfg.cascades:  # survivors for the later stages, verbatim
-        kept_args = {"kept_path": stage / SURVIVORS, "kept_compression": "none"}
-    elif fmt == "lmflow":
-        kept_args = {
-            "lmflow_dir": stage / "kept",
-            "lmflow_stem": Path(shard.relative).name,
-            "lmflow_max_bytes": cfg.lmflow_shard_mb << 20,
-        }
-    elif fmt == "jsonl":
-        compression = cfg.output_compression or input_compression(shard)
-        kept_args = {"kept_path": stage / "kept" / "part", "kept_compression": compression}
-    else:  # parquet: kept lines first, converted below
-        kept_args = {"kept_path": stage / "kept.jsonl", "kept_compression": "none"}
+    later = ctx.pipeline.later is not None
     reader = _fastscan.JsonlShard(
         ctx.scanner._inner,
         shard.path,
@@ -205,76 +283,37 @@ def _run_jsonl(
         require=list(cfg.require),
         block_bytes=cfg.block_mb << 20,
         max_record_bytes=cfg.max_record_mb << 20,
-        **kept_args,
+        survivor_texts=later,
     )
-    writer = _ScoresWriter(stage / "scores.parquet", ctx)
     first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
     consumed = 0
-    try:
-        for batch in reader:
-            first.observe(batch.column("reject_reason"))
-            writer.write(batch)
-            before = tally.read_bytes
-            tally.add(batch, ctx.min_hits)
-            patterns.add(batch)
-            now = reader.consumed
-            watch.advance(now - consumed, batch.num_rows, tally.read_bytes - before)
-            consumed = now
-        first.finish()
-        tally.blank_lines = reader.blank_lines
-        files = reader.finish()
-    finally:
-        writer.close()
-    kept = [Path(p) for p in files["kept"]]
-    if fmt == "parquet" and not cfg.cascades:
-        kept = [jsonl_to_parquet(kept[0], stage / "kept" / "part")]
-    return kept
+    for item in reader:
+        batch, texts = item if later else (item, None)
+        first.observe(batch.column("reject_reason"))
+        now = reader.consumed
+        watch.advance(now - consumed, batch.num_rows, _text_bytes(batch))
+        consumed = now
+        scores.add(batch, texts)
+    first.finish()
+    reader.finish()
+    return int(reader.blank_lines)
 
 
-class _ScoresWriter:
-    """Streams scores batches into ``scores.parquet`` (created even for an empty shard)."""
-
-    def __init__(self, path: Path, ctx: Context) -> None:
-        self.path = path
-        self.ctx = ctx
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
-        self.writer.write_batch(batch)
-
-    def close(self) -> None:
-        if self.writer is None:
-            empty = self.ctx.scanner._inner.judge_arrow(pa.array([], pa.string()))
-            self.writer = pq.ParquetWriter(self.path, empty.schema, compression="zstd")
-        self.writer.close()
+def _text_bytes(batch: pa.RecordBatch) -> int:
+    return int(pc.sum(batch.column("length")).as_py() or 0)
 
 
-def _run_parquet(
-    shard: Shard,
-    ctx: Context,
-    stage: Path,
-    tally: Tally,
-    patterns: PatternFunnel,
-    watch: Silent,
-) -> list[Path]:
+def _scan_parquet(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent) -> int:
     # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
     with open(shard.path, "rb") as handle:
-        return _scan_parquet(handle, shard, ctx, stage, tally, patterns, watch)
+        source = open_parquet(handle, shard, ctx)
+        _scan_parquet_batches(source, shard, ctx, stage, scores, watch)
+    return 0
 
 
-def _scan_parquet(
-    handle: Any,
-    shard: Shard,
-    ctx: Context,
-    stage: Path,
-    tally: Tally,
-    patterns: PatternFunnel,
-    watch: Silent,
-) -> list[Path]:
+def open_parquet(handle: Any, shard: Shard, ctx: Context) -> pq.ParquetFile:
+    """A Parquet shard, checked for a text (or token-id) column it can read."""
     cfg = ctx.config
-    fmt, _ = kept_name(shard, cfg)
     try:
         # No pre-buffering: pyarrow would otherwise hold whole column chunks (~700 MB of a
         # 2 GB shard); batches are read a row group's pages at a time.
@@ -296,12 +335,18 @@ def _scan_parquet(
         raise ShardError(
             f"column {cfg.tokens_field!r} holds token ids: pass --tokenizer tokenizer.json"
         )
-    scores = _ScoresWriter(stage / "scores.parquet", ctx)
-    if cfg.cascades:  # survivors for the later stages, with the input schema
-        (stage / SURVIVORS).mkdir()
-        kept_out = KeptRows("parquet", stage / SURVIVORS, shard, cfg, source.schema_arrow)
-    else:
-        kept_out = KeptRows(fmt, stage / "kept", shard, cfg, source.schema_arrow)
+    return source
+
+
+def _scan_parquet_batches(
+    source: pq.ParquetFile,
+    shard: Shard,
+    ctx: Context,
+    stage: Path,
+    scores: _Scores,
+    watch: Silent,
+) -> None:
+    cfg = ctx.config
     rejects = _ParquetRejects(stage / STAGED_REJECTS)
     per_row = shard.size / max(source.metadata.num_rows, 1)
     unknown: list[int | None] = []
@@ -324,31 +369,20 @@ def _scan_parquet(
             texts, bad = batch_texts(batch, cfg, ctx.tokenizer)
             unknown.extend(i for _, i in bad[: max(0, 3 - len(unknown))])
             try:
-                judged = ctx.scanner._inner.judge_arrow(
-                    texts,
-                    first_row=row,
-                    min_score=cfg.min_score,
-                    require=list(cfg.require),
-                    invalid_tokens=[i for i, _ in bad],
-                )
+                judged = ctx.pipeline.judge(texts, row, [i for i, _ in bad])
             except TypeError as e:  # the core names the six string/binary types it reads
                 raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
             first.observe(judged.column("reject_reason"))
-            scores.write(judged)
-            before = tally.read_bytes
-            tally.add(judged, ctx.min_hits)
-            patterns.add(judged)
-            decision = judged.column("decision")
-            kept_out.write(batch, texts, pc.equal(decision, "kept"))
+            survivors = None
+            if ctx.pipeline.later is not None:
+                survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
             rejects.write(batch, judged, dict(bad), row)
             row += batch.num_rows
-            watch.advance(int(per_row * batch.num_rows), batch.num_rows, tally.read_bytes - before)
+            watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
+            scores.add(judged, survivors)
         first.finish()
     finally:
-        scores.close()
-        files = kept_out.close()
         rejects.close()
-    return files
 
 
 class _ParquetRejects:
@@ -388,36 +422,28 @@ class _ParquetRejects:
             self.file.close()
 
 
-def _commit(shard: Shard, ctx: Context, stage: Path, kept_files: list[Path]) -> dict[str, Any]:
-    """Moves a finished shard's files into place; returns their paths relative to OUT."""
+def _commit_scored(shard: Shard, ctx: Context, stage: Path) -> dict[str, Any]:
+    """Moves a scored shard's scores and rejects into place; returns their paths relative
+    to OUT."""
     out = ctx.out
-    _, kept_rel = kept_name(shard, ctx.config)
-    moved: dict[str, Any] = {"kept": [], "scores": None, "rejects": None}
-    for f in kept_files:
-        if f.name == "part":
-            target = out / "kept" / kept_rel
-        else:  # LMFlow parts keep their own names, next to where the shard's file would be
-            target = out / "kept" / Path(kept_rel).parent / f.name
-        _move(f, target)
-        moved["kept"].append(target.relative_to(out).as_posix())
     scores = out / "scores" / f"{shard.relative}.parquet"
-    _move(stage / "scores.parquet", scores)
-    moved["scores"] = scores.relative_to(out).as_posix()
+    move(stage / "scores.parquet", scores)
+    moved: dict[str, Any] = {"scores": scores.relative_to(out).as_posix(), "rejects": None}
     rejects = out / "rejects" / rejects_name(shard)[1]
     if (stage / STAGED_REJECTS).exists():
-        _move(stage / STAGED_REJECTS, rejects)
+        move(stage / STAGED_REJECTS, rejects)
         moved["rejects"] = rejects.relative_to(out).as_posix()
     elif rejects.exists():
         rejects.unlink()
     return moved
 
 
-def _move(source: Path, target: Path) -> None:
+def move(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)

@@ -1,9 +1,10 @@
 """Shard-level Ray mode: every pending shard is one Ray task running the local pipeline.
 
-The driver plans, resumes and writes the report exactly as the local run does (`Run`); each
-task filters one shard into the shared output directory (staging, commit, completion marker)
-and returns its report entry. The output directory and the inputs must therefore be visible
-to every node under the same path (NFS, Lustre, a FUSE mount).
+The driver plans, resumes, selects and writes the report exactly as the local run does
+(`Run`); each task scores one shard (phase 1) into the shared output directory (staging,
+commit, marker) and returns its entry; the driver then runs phase 2 (the ranking over
+all shards and the kept files) on its own threads. The output directory and the inputs
+must therefore be visible to every node under the same path (NFS, Lustre, a FUSE mount).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastscan.filter.plan import Shard
 from fastscan.filter.progress import Reporter, Silent
 from fastscan.filter.run import ConfigSpec, Inputs, Run, UsageError, load_tokenizer
 from fastscan.filter.shard import attempt_shard, failed_entry
+from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner
 
 # Tasks in flight per CPU slot: enough to keep every slot busy while results come back.
@@ -102,7 +104,7 @@ def filter_shards(
                     entry = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     entry = failed_entry(shard, f"Ray task failed: {e}", 0.0)
-                reporter.advance(shard.size, entry["read"]["docs"], entry["read"]["bytes"])
+                reporter.advance(shard.size, entry.get("records", 0), entry.get("text_bytes", 0))
                 run.record(entry, reporter)
         executor = {
             "kind": "ray",
@@ -149,7 +151,12 @@ def _filter_shard(shard: Shard, cfg: FilterConfig, out: str, run_id: str) -> dic
     assigned = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     scanner = Scanner(cfg.load_pack(), max(1, int(assigned)))
     ctx = Context(
-        config=cfg, scanner=scanner, out=Path(out), tokenizer=load_tokenizer(cfg), run_id=run_id
+        config=cfg,
+        scanner=scanner,
+        out=Path(out),
+        tokenizer=load_tokenizer(cfg),
+        pipeline=Pipeline(cfg, scanner),
+        run_id=run_id,
     )
     entry = attempt_shard(shard, ctx, Silent())
     entry["worker"] = {

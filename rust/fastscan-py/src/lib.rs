@@ -274,6 +274,67 @@ impl PyScanner {
         finish(py, batch)
     }
 
+    /// The keep rule over a scores batch (its `score` and group-count columns, and
+    /// `reject_reason`): one boolean per row, false for rejected rows. The rule the scan
+    /// applied, for deciding again from a scores file (`fastscan select`).
+    #[pyo3(signature = (batch, *, min_score = DEFAULT_MIN_SCORE, require = Vec::new()))]
+    fn keeps_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        batch: PyRecordBatch,
+        min_score: f64,
+        require: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        use arrow_array::{BooleanArray, Float64Array, UInt32Array};
+        let batch = batch.into_inner();
+        let pack = self.inner.pack();
+        let rule = KeepRule::new(pack, min_score, &require).map_err(|e| to_pyerr(py, e))?;
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| PyValueError::new_err(format!("the batch has no column {name:?}")))
+        };
+        let score = column("score")?;
+        let score = score
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| PyTypeError::new_err("column \"score\" must be float64"))?;
+        let reasons = column("reject_reason")?;
+        let mut groups: Vec<Option<&UInt32Array>> = vec![None; pack.groups.len()];
+        let mut arrays = Vec::new();
+        for name in &require {
+            arrays.push((name.clone(), column(name)?));
+        }
+        for (name, array) in &arrays {
+            let index = pack
+                .groups
+                .iter()
+                .position(|g| &g.name == name)
+                .unwrap_or(0);
+            groups[index] = Some(
+                array
+                    .as_any()
+                    .downcast_ref::<UInt32Array>()
+                    .ok_or_else(|| {
+                        PyTypeError::new_err(format!("column {name:?} must be uint32"))
+                    })?,
+            );
+        }
+        let mut counts = vec![0u32; pack.groups.len()];
+        let keeps: BooleanArray = (0..batch.num_rows())
+            .map(|i| {
+                for (slot, group) in counts.iter_mut().zip(&groups) {
+                    *slot = group.map_or(0, |g| g.value(i));
+                }
+                Some(reasons.is_null(i) && score.is_valid(i) && rule.keeps(score.value(i), &counts))
+            })
+            .collect();
+        let keeps = PyArray::from_array_ref(Arc::new(keeps))
+            .to_pyarrow(py)?
+            .unbind();
+        Ok(keeps.into_bound(py))
+    }
+
     /// Scans one `str` or `bytes` on the calling thread; returns a dict.
     fn scan_one<'py>(
         &self,
@@ -315,6 +376,7 @@ fn _fastscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyScanner>()?;
     m.add_class::<shard::PyJsonlShard>()?;
     m.add_class::<shard::PyLmflowWriter>()?;
+    m.add_function(wrap_pyfunction!(shard::copy_rows, m)?)?;
     m.add_class::<tokenizer::PyTokenizer>()?;
     m.add_class::<ngrams::PyNgramCounter>()?;
     m.add_class::<ngrams::PyNgramModel>()?;

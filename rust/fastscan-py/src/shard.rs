@@ -1,30 +1,56 @@
-//! `JsonlShard`: the core's JSONL pipeline as a Python iterator of scores batches, and
-//! `LmflowWriter` for the kept texts of Parquet shards.
+//! `JsonlShard`: the core's JSONL scan as a Python iterator of scores batches; `copy_rows`:
+//! a shard's kept lines written from its input; `LmflowWriter` for the kept texts of Parquet
+//! shards.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use arrow_array::{Array, LargeStringArray, UInt64Array};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
 use fastscan_core::shard::compression::Compression;
-use fastscan_core::shard::jsonl::{BlockReport, JsonlOptions, JsonlShard, KeptOutput};
+use fastscan_core::shard::copy::{copy_rows as core_copy_rows, Chosen, KeptOutput};
+use fastscan_core::shard::jsonl::{BlockReport, JsonlOptions, JsonlShard, Texts};
 use fastscan_core::shard::lmflow::LmflowWriter;
 use fastscan_core::shard::record::FieldPath;
 use fastscan_core::{KeepRule, Scanner};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::PyTuple;
 use pyo3_arrow::{PyArray, PyRecordBatch};
 
 use crate::errors::to_pyerr;
 use crate::output::{scores_batch, Placement};
 use crate::PyScanner;
 
-/// A JSONL shard being filtered; iterating yields one scores `RecordBatch` per block.
+fn compression(name: &str, what: &str) -> PyResult<Compression> {
+    Compression::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!("{what} must be none, gzip or zstd, not {name:?}"))
+    })
+}
+
+fn options(
+    text_field: &str,
+    block_bytes: usize,
+    max_record_bytes: usize,
+    survivor_texts: bool,
+) -> PyResult<JsonlOptions> {
+    Ok(JsonlOptions {
+        text_field: FieldPath::parse(text_field).map_err(PyValueError::new_err)?,
+        block_bytes,
+        max_record_bytes,
+        survivor_texts,
+    })
+}
+
+/// A JSONL shard being scanned; iterating yields one scores `RecordBatch` per block (with
+/// `survivor_texts`, a `(batch, texts)` pair: the texts of the records the keep rule keeps).
 #[pyclass(module = "fastscan._fastscan", name = "JsonlShard", frozen)]
 pub struct PyJsonlShard {
     inner: Mutex<Option<JsonlShard>>,
     scanner: Arc<Scanner>,
     schema: SchemaRef,
+    survivor_texts: bool,
     blank_lines: std::sync::atomic::AtomicU64,
 }
 
@@ -38,15 +64,25 @@ impl PyJsonlShard {
     }
 }
 
+/// Texts as an Arrow large-string array (the buffers move, nothing is copied).
+fn texts_array(texts: Texts) -> PyResult<LargeStringArray> {
+    let offsets = if texts.offsets.is_empty() {
+        vec![0]
+    } else {
+        texts.offsets
+    };
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    LargeStringArray::try_new(offsets, Buffer::from_vec(texts.data), None)
+        .map_err(|e| PyValueError::new_err(format!("could not build the texts: {e}")))
+}
+
 #[pymethods]
 impl PyJsonlShard {
     #[new]
     #[pyo3(signature = (
-        scanner, path, *, rejects_path, rejects_compression = "none", kept_path = None,
-        kept_compression = "none",
-        lmflow_dir = None, lmflow_stem = "kept", lmflow_max_bytes = 256 << 20,
+        scanner, path, *, rejects_path, rejects_compression = "none",
         text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
-        block_bytes = 8 << 20, max_record_bytes = 64 << 20
+        block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -55,47 +91,17 @@ impl PyJsonlShard {
         path: PathBuf,
         rejects_path: PathBuf,
         rejects_compression: &str,
-        kept_path: Option<PathBuf>,
-        kept_compression: &str,
-        lmflow_dir: Option<PathBuf>,
-        lmflow_stem: &str,
-        lmflow_max_bytes: u64,
         text_field: &str,
         min_score: f64,
         require: Vec<String>,
         block_bytes: usize,
         max_record_bytes: usize,
+        survivor_texts: bool,
     ) -> PyResult<Self> {
         let core = Arc::clone(&scanner.inner);
         let rule = KeepRule::new(core.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
-        let text_field = FieldPath::parse(text_field).map_err(PyValueError::new_err)?;
-        let compression = |name: &str, what: &str| {
-            Compression::from_name(name).ok_or_else(|| {
-                PyValueError::new_err(format!("{what} must be none, gzip or zstd, not {name:?}"))
-            })
-        };
         let rejects_compression = compression(rejects_compression, "rejects_compression")?;
-        let kept = match (kept_path, lmflow_dir) {
-            (Some(path), None) => KeptOutput::Lines {
-                path,
-                compression: compression(kept_compression, "kept_compression")?,
-            },
-            (None, Some(dir)) => KeptOutput::Lmflow {
-                dir,
-                stem: lmflow_stem.to_owned(),
-                max_bytes: lmflow_max_bytes,
-            },
-            _ => {
-                return Err(PyValueError::new_err(
-                    "give exactly one of kept_path and lmflow_dir",
-                ))
-            }
-        };
-        let options = JsonlOptions {
-            text_field,
-            block_bytes,
-            max_record_bytes,
-        };
+        let options = options(text_field, block_bytes, max_record_bytes, survivor_texts)?;
         let shard = py
             .detach(|| {
                 JsonlShard::open(
@@ -103,7 +109,6 @@ impl PyJsonlShard {
                     Arc::clone(&core),
                     rule,
                     options,
-                    &kept,
                     &rejects_path,
                     rejects_compression,
                 )
@@ -113,6 +118,7 @@ impl PyJsonlShard {
             inner: Mutex::new(Some(shard)),
             schema: crate::output::scores_schema(core.pack(), core.options().pattern_counts),
             scanner: core,
+            survivor_texts,
             blank_lines: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -137,7 +143,14 @@ impl PyJsonlShard {
         let batch = py
             .detach(|| scores_batch(self.scanner.pack(), &self.schema, placement, report.judged))
             .map_err(|e| PyValueError::new_err(format!("could not build the scores batch: {e}")))?;
-        PyRecordBatch::new(batch).into_pyarrow(py)
+        let batch = PyRecordBatch::new(batch).into_pyarrow(py)?;
+        if !self.survivor_texts {
+            return Ok(batch);
+        }
+        let texts = PyArray::from_array_ref(Arc::new(texts_array(report.survivors)?))
+            .to_pyarrow(py)?
+            .unbind();
+        Ok(PyTuple::new(py, [batch, texts.into_bound(py)])?.into_any())
     }
 
     /// Bytes of the input file read so far (on-disk bytes, compressed when it is).
@@ -152,20 +165,82 @@ impl PyJsonlShard {
         self.blank_lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Completes the outputs; returns `{"kept": [paths], "rejects": path or None}`.
-    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// Completes the rejects file; returns its path, or None when nothing was rejected.
+    fn finish(&self, py: Python<'_>) -> PyResult<Option<PathBuf>> {
         let shard = self
             .inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the shard is already finished"))?;
-        let files = py.detach(|| shard.finish()).map_err(|e| to_pyerr(py, e))?;
-        let out = PyDict::new(py);
-        out.set_item("kept", files.kept)?;
-        out.set_item("rejects", files.rejects)?;
-        Ok(out)
+        py.detach(|| shard.finish()).map_err(|e| to_pyerr(py, e))
     }
+}
+
+fn u64_values(array: PyArray, name: &str) -> PyResult<Vec<u64>> {
+    let (array, _) = array.into_inner();
+    let values = array
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| PyTypeError::new_err(format!("{name} must be a uint64 array")))?;
+    if values.null_count() > 0 {
+        return Err(PyValueError::new_err(format!("{name} has nulls")));
+    }
+    Ok(values.values().to_vec())
+}
+
+/// Writes the chosen lines of a JSONL shard (`rows` ascending, with the `offsets` and
+/// `lengths` its scores file gives them) verbatim into `kept_path`, or their texts into
+/// `LMFlow` files under `lmflow_dir`; returns the files written.
+#[pyfunction]
+#[pyo3(signature = (
+    path, rows, offsets, lengths, *, kept_path = None, kept_compression = "none",
+    lmflow_dir = None, lmflow_stem = "kept", lmflow_max_bytes = 256 << 20,
+    text_field = "text", block_bytes = 8 << 20, max_record_bytes = 64 << 20
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn copy_rows(
+    py: Python<'_>,
+    path: PathBuf,
+    rows: PyArray,
+    offsets: PyArray,
+    lengths: PyArray,
+    kept_path: Option<PathBuf>,
+    kept_compression: &str,
+    lmflow_dir: Option<PathBuf>,
+    lmflow_stem: &str,
+    lmflow_max_bytes: u64,
+    text_field: &str,
+    block_bytes: usize,
+    max_record_bytes: usize,
+) -> PyResult<Vec<PathBuf>> {
+    let out = match (kept_path, lmflow_dir) {
+        (Some(path), None) => KeptOutput::Lines {
+            path,
+            compression: compression(kept_compression, "kept_compression")?,
+        },
+        (None, Some(dir)) => KeptOutput::Lmflow {
+            dir,
+            stem: lmflow_stem.to_owned(),
+            max_bytes: lmflow_max_bytes,
+        },
+        _ => {
+            return Err(PyValueError::new_err(
+                "give exactly one of kept_path and lmflow_dir",
+            ))
+        }
+    };
+    let options = options(text_field, block_bytes, max_record_bytes, false)?;
+    let rows = u64_values(rows, "rows")?;
+    let offsets = u64_values(offsets, "offsets")?;
+    let lengths = u64_values(lengths, "lengths")?;
+    let chosen = Chosen {
+        rows: &rows,
+        offsets: &offsets,
+        lengths: &lengths,
+    };
+    py.detach(|| core_copy_rows(&path, chosen, &options, &out))
+        .map_err(|e| to_pyerr(py, e))
 }
 
 /// Writes texts into `LMFlow` `text_only` files (the Parquet path's `--output-format lmflow`).

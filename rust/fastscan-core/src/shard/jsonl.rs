@@ -2,14 +2,15 @@
 //!
 //! ```text
 //! file -> decoder -> LineBlocks --(reader thread, 2 blocks ahead)--> block
-//!   block: parse every line (parallel) -> judge (scan, parallel) -> write kept / rejects
-//!          -> BlockReport (one row per record) for the caller's scores file and report
+//!   block: parse every line (parallel) -> judge (scan, parallel) -> write rejects
+//!          -> BlockReport (one row per record, and the texts of the records kept)
 //! ```
 //!
 //! With one thread everything runs on the caller's thread; with more, a reader thread
-//! decompresses and splits ahead while the pool parses and scans. Kept lines are written
-//! byte-identical to the input lines, in input order, so a shard's outputs depend only on its
-//! input and the configuration.
+//! decompresses and splits ahead while the pool parses and scans. The scan writes no kept
+//! records: which records a run keeps is known only once every stage has scored them (a
+//! `top_fraction` ranks the whole run), so kept files are written afterwards from the input
+//! and the chosen rows ([`super::copy`]).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -19,10 +20,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::compression::{open_decoder, Compression, Encoder};
+use super::compression::{open_decoder, Compression};
 use super::judge::{judge, Decision, Judged, KeepRule, RejectReason};
 use super::lines::{Block, LineBlocks};
-use super::lmflow::LmflowWriter;
 use super::record::{extract_text, FieldPath, RecordError};
 use super::rejects::{Reject, RejectWriter};
 use crate::error::{CoreError, Result};
@@ -36,6 +36,9 @@ pub struct JsonlOptions {
     pub block_bytes: usize,
     /// Longest line scored; longer lines are rejected as `record_too_large`.
     pub max_record_bytes: usize,
+    /// Whether each block report carries the texts of the records the keep rule keeps (for
+    /// the stages after it).
+    pub survivor_texts: bool,
 }
 
 impl Default for JsonlOptions {
@@ -44,29 +47,9 @@ impl Default for JsonlOptions {
             text_field: FieldPath::parse("text").expect("a valid path"),
             block_bytes: 8 << 20,
             max_record_bytes: 64 << 20,
+            survivor_texts: false,
         }
     }
-}
-
-/// Where kept records go.
-#[derive(Debug, Clone)]
-pub enum KeptOutput {
-    /// The input lines, verbatim, into one file with this compression.
-    Lines {
-        path: PathBuf,
-        compression: Compression,
-    },
-    /// The text of each kept record into `LMFlow` `text_only` files.
-    Lmflow {
-        dir: PathBuf,
-        stem: String,
-        max_bytes: u64,
-    },
-}
-
-enum KeptSink {
-    Lines(Encoder, PathBuf),
-    Lmflow(LmflowWriter),
 }
 
 /// One row per record of a block, for the scores file.
@@ -80,13 +63,16 @@ pub struct BlockReport {
     pub blank_lines: u64,
     /// Decompressed bytes this block covers (blank lines included).
     pub stream_bytes: u64,
+    /// With [`JsonlOptions::survivor_texts`]: the texts of the kept records, in order, as
+    /// UTF-8 bytes and `n + 1` offsets into them (Arrow's large-string layout).
+    pub survivors: Texts,
 }
 
-/// What a finished shard wrote.
+/// Texts in one buffer: text `i` is `data[offsets[i]..offsets[i + 1]]`.
 #[derive(Debug, Default)]
-pub struct ShardFiles {
-    pub kept: Vec<PathBuf>,
-    pub rejects: Option<PathBuf>,
+pub struct Texts {
+    pub data: Vec<u8>,
+    pub offsets: Vec<i64>,
 }
 
 enum Source {
@@ -101,20 +87,19 @@ pub struct JsonlShard {
     scanner: Arc<Scanner>,
     rule: KeepRule,
     options: JsonlOptions,
-    kept: KeptSink,
     rejects: RejectWriter,
     consumed: Arc<AtomicU64>,
     done: bool,
 }
 
 impl JsonlShard {
-    /// Opens `input` (compression from its name) and creates the outputs.
+    /// Opens `input` (compression from its name); rejects go to `rejects` (created at the
+    /// first one).
     pub fn open(
         input: &Path,
         scanner: Arc<Scanner>,
         rule: KeepRule,
         options: JsonlOptions,
-        kept: &KeptOutput,
         rejects: &Path,
         rejects_compression: Compression,
     ) -> Result<JsonlShard> {
@@ -133,25 +118,12 @@ impl JsonlShard {
                 )
             })?)
         };
-        let kept = match kept {
-            KeptOutput::Lines { path, compression } => KeptSink::Lines(
-                Encoder::create(path, *compression)
-                    .map_err(|e| CoreError::io(format!("cannot create {}", path.display()), e))?,
-                path.clone(),
-            ),
-            KeptOutput::Lmflow {
-                dir,
-                stem,
-                max_bytes,
-            } => KeptSink::Lmflow(LmflowWriter::new(dir, stem, *max_bytes)),
-        };
         Ok(JsonlShard {
             path: input.to_owned(),
             source,
             scanner,
             rule,
             options,
-            kept,
             rejects: RejectWriter::new(rejects, rejects_compression),
             consumed,
             done: false,
@@ -208,7 +180,12 @@ impl JsonlShard {
             .map(|p| p.as_ref().err().map(|e| e.reason))
             .collect();
         let judged = judge(&self.scanner, &self.rule, texts.as_slice(), &rejected)?;
-        self.write(block, &parsed, &judged)?;
+        self.write_rejects(block, &parsed, &judged)?;
+        let survivors = if self.options.survivor_texts {
+            survivor_texts(&parsed, &judged.decisions)
+        } else {
+            Texts::default()
+        };
         Ok(BlockReport {
             rows: block.lines.iter().map(|l| l.row).collect(),
             offsets: block.lines.iter().map(|l| l.offset).collect(),
@@ -220,65 +197,64 @@ impl JsonlShard {
             judged,
             blank_lines: block.blank_lines,
             stream_bytes: block.stream_bytes,
+            survivors,
         })
     }
 
-    fn write(
+    fn write_rejects(
         &mut self,
         block: &Block,
         parsed: &[std::result::Result<Cow<'_, str>, RecordError>],
         judged: &Judged,
     ) -> Result<()> {
         for ((line, text), decision) in block.lines.iter().zip(parsed).zip(&judged.decisions) {
-            match (decision, text) {
-                (Decision::Kept, Ok(text)) => match &mut self.kept {
-                    KeptSink::Lines(out, path) => {
-                        std::io::Write::write_all(out, line.raw(&block.data)).map_err(|e| {
-                            CoreError::io(format!("cannot write {}", path.display()), e)
-                        })?;
-                    }
-                    KeptSink::Lmflow(out) => out
-                        .write_text(text)
-                        .map_err(|e| CoreError::io("cannot write the LMFlow output", e))?,
-                },
-                (Decision::Rejected(reason), Err(error)) => {
-                    let reject = Reject::new(
-                        line.row,
-                        Some(line.offset),
-                        line.stream_len(),
-                        *reason,
-                        &error.detail,
-                        line.content(&block.data),
-                        line.oversized.is_some(),
-                    );
-                    self.rejects
-                        .write(&reject)
-                        .map_err(|e| CoreError::io("cannot write the rejects file", e))?;
-                }
-                _ => {}
+            if let (Decision::Rejected(reason), Err(error)) = (decision, text) {
+                let reject = Reject::new(
+                    line.row,
+                    Some(line.offset),
+                    line.stream_len(),
+                    *reason,
+                    &error.detail,
+                    line.content(&block.data),
+                    line.oversized.is_some(),
+                );
+                self.rejects
+                    .write(&reject)
+                    .map_err(|e| CoreError::io("cannot write the rejects file", e))?;
             }
         }
         Ok(())
     }
 
-    /// Completes the output files (call after `next_block` returned `None`).
-    pub fn finish(self) -> Result<ShardFiles> {
-        let kept = match self.kept {
-            KeptSink::Lines(out, path) => {
-                out.finish()
-                    .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e))?;
-                vec![path]
-            }
-            KeptSink::Lmflow(out) => out
-                .finish()
-                .map_err(|e| CoreError::io("cannot write the LMFlow output", e))?,
-        };
+    /// Completes the rejects file (call after `next_block` returned `None`); returns its
+    /// path, or `None` when nothing was rejected.
+    pub fn finish(self) -> Result<Option<PathBuf>> {
         let (_, rejects) = self
             .rejects
             .finish()
             .map_err(|e| CoreError::io("cannot write the rejects file", e))?;
-        Ok(ShardFiles { kept, rejects })
+        Ok(rejects)
     }
+}
+
+/// The texts of the records the keep rule kept, in order.
+fn survivor_texts(
+    parsed: &[std::result::Result<Cow<'_, str>, RecordError>],
+    decisions: &[Decision],
+) -> Texts {
+    let mut texts = Texts {
+        data: Vec::new(),
+        offsets: vec![0],
+    };
+    for (text, decision) in parsed.iter().zip(decisions) {
+        if let (Decision::Kept, Ok(text)) = (decision, text) {
+            texts.data.extend_from_slice(text.as_bytes());
+            texts
+                .offsets
+                .push(i64::try_from(texts.data.len()).unwrap_or(i64::MAX));
+        }
+    }
+    texts
 }
 
 /// Reads blocks on a thread of their own, at most two ahead (bounded memory). The thread

@@ -1,0 +1,321 @@
+"""Phase 2 of a run: decide over every shard's scores, then write the kept files.
+
+Once every shard is scored (phase 1, `fastscan.filter.shard`), each ranked stage's cutoff is
+found over all of them (`fastscan.cascade.decide.find_cutoffs`: exact, ties by shard then
+row); then, shard by shard, every record is decided from its scores (`decide`, the same code
+phase 1 and `BatchScorer` use), a shard's scores file is rewritten only when the ranking
+changed a decision, and its kept file is written from its input and the chosen rows
+(`_fastscan.copy_rows`: verbatim lines, read at their byte ranges or decompressed once more;
+Parquet rows re-read and filtered). Memory does not grow with the corpus: scores are read a
+batch at a time, and the chosen rows are three integers each.
+
+``fastscan select`` runs this phase alone over the scores of a finished run, with new
+thresholds, into a new directory: the kept files it writes are those a fresh run with the
+same settings writes, byte for byte.
+
+Each shard ends with its marker ``_done/<relative>.json`` (its report entry, with the
+cutoffs it was decided with); a rerun redoes a shard whose marker has other cutoffs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fastscan import _fastscan
+from fastscan.cascade.decide import DECISION_COLUMNS, Decisions, decide, find_cutoffs, funnel
+from fastscan.cascade.funnel import StageFunnel
+from fastscan.cascade.ranking import Cutoff
+from fastscan.filter.distributions import summarize
+from fastscan.filter.outdir import same_input
+from fastscan.filter.outputs import (
+    KeptRows,
+    ShardError,
+    batch_texts,
+    input_compression,
+    jsonl_to_parquet,
+    kept_name,
+)
+from fastscan.filter.plan import Shard
+from fastscan.filter.shard import (
+    PARQUET_BATCH_ROWS,
+    marker_path,
+    move,
+    scored_path,
+    shard_entry,
+    staging_dir,
+    write_atomic,
+)
+from fastscan.filter.tally import Tally
+from fastscan.pipeline import Pipeline
+
+
+@dataclass
+class Selector:
+    """What phase 2 shares across shards: where the scores are (`source`) and where the
+    outputs go (`out`; the same directory for a run, a new one for ``fastscan select``)."""
+
+    pipeline: Pipeline
+    source: Path
+    out: Path
+    run_id: str
+    tokenizer: _fastscan.Tokenizer | None
+    cutoffs: dict[str, Cutoff]
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What the decisions depend on beyond the run's settings: the cutoffs."""
+        return {name: c.to_dict() for name, c in sorted(self.cutoffs.items())}
+
+
+def order(scored: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scored shards in ranking order (their part numbers): by relative path."""
+    return sorted(scored, key=lambda e: e["relative"])
+
+
+def cutoffs(
+    pipeline: Pipeline, source: Path, scored: Sequence[dict[str, Any]]
+) -> dict[str, Cutoff]:
+    """Every ranked stage's cutoff over the scores of all scored shards."""
+    if not pipeline.ranked:
+        return {}
+    ranked = order(scored)
+
+    def parts() -> Iterator[tuple[int, pa.Table, Any]]:
+        for part, entry in enumerate(ranked):
+            with open(source / entry["scored"]["scores"], "rb") as handle:  # any file name
+                table = pq.read_table(handle)
+            yield part, table, table.column("row")
+
+    return find_cutoffs(pipeline.stages, parts)
+
+
+def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector) -> dict[str, Any]:
+    """Decides one scored shard and writes its kept file; returns its report entry."""
+    started = time.perf_counter()
+    pipeline = sel.pipeline
+    if not same_input(scored, shard.path):
+        raise ShardError(f"{shard.path} changed since it was scored: score it again")
+    stage = staging_dir(sel.out, shard, sel.run_id) / "select"
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "kept").mkdir(parents=True)
+    try:
+        source_scores = sel.source / scored["scored"]["scores"]
+        rewrite = sel.source != sel.out or bool(sel.cutoffs)
+        decided = _decide_scores(source_scores, stage / "scores.parquet", part, sel, rewrite)
+        tally, lines, chosen = decided
+        tally.blank_lines = scored.get("blank_lines", 0)
+        tally.check()
+        kept_files = write_kept(shard, pipeline, sel.tokenizer, chosen, stage)
+        final_scores = stage / "scores.parquet" if rewrite else source_scores
+        min_hits = {g.name: g.min_hits for g in pipeline.scanner.pack.groups}
+        entry = shard_entry(shard, tally, scored["seconds"] + time.perf_counter() - started)
+        entry["input"] = scored["input"]
+        if "worker" in scored:  # where a Ray task scored it
+            entry["worker"] = scored["worker"]
+        entry["funnel"] = [line.to_dict() for line in lines]
+        entry["summary"] = summarize(str(final_scores), min_hits)
+        entry["selection"] = sel.fingerprint
+        entry["outputs"] = _commit(shard, scored, sel, stage, kept_files, rewrite)
+        write_atomic(marker_path(sel.out, shard), json.dumps(entry, indent=1).encode())
+        return entry
+    finally:
+        shutil.rmtree(stage.parent, ignore_errors=True)
+
+
+Chosen = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _decide_scores(
+    source: Path, target: Path, part: int, sel: Selector, rewrite: bool
+) -> tuple[Tally, list[StageFunnel], Chosen]:
+    """Decides a scores file batch by batch (writing the decided batches to `target` when
+    `rewrite`); returns the tally, the funnel and the kept rows (row, offset, length)."""
+    pipeline = sel.pipeline
+    min_hits = {g.name: g.min_hits for g in pipeline.scanner.pack.groups}
+    tally = Tally()
+    lines: dict[str, StageFunnel] = {}
+    rows: list[np.ndarray] = []
+    offsets: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    writer: pq.ParquetWriter | None = None
+    with open(source, "rb") as handle:
+        scores = pq.ParquetFile(handle)
+        try:
+            batches = scores.iter_batches(batch_size=65536)
+            empty = scores.schema_arrow.empty_table().to_batches() or [
+                pa.RecordBatch.from_pylist([], schema=scores.schema_arrow)
+            ]
+            for batch in _non_empty(batches, empty[0]):
+                columns = {
+                    n: batch.column(n) for n in batch.schema.names if n not in DECISION_COLUMNS
+                }
+                table = pa.RecordBatch.from_pydict(columns)
+                decisions = decide(pipeline.stages, table, sel.cutoffs, part, batch.column("row"))
+                decided = pa.RecordBatch.from_pydict({**columns, **decisions.columns()})
+                if rewrite:
+                    if writer is None:
+                        writer = pq.ParquetWriter(target, decided.schema, compression="zstd")
+                    writer.write_batch(decided)
+                tally.add(decided, min_hits)
+                _add_funnel(lines, pipeline, decisions, batch)
+                kept = pc.equal(decisions.decision, "kept")
+                rows.append(np.asarray(pc.filter(batch.column("row"), kept), dtype=np.uint64))
+                offsets.append(
+                    np.asarray(pc.fill_null(pc.filter(batch.column("offset"), kept), 0), np.uint64)
+                )
+                lengths.append(np.asarray(pc.filter(batch.column("length"), kept), np.uint64))
+        finally:
+            if writer is not None:
+                writer.close()
+    chosen = (np.concatenate(rows), np.concatenate(offsets), np.concatenate(lengths))
+    return tally, list(lines.values()), chosen
+
+
+def _non_empty(
+    batches: Iterator[pa.RecordBatch], empty: pa.RecordBatch
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a scores file, or one empty batch (so an empty shard is written too)."""
+    seen = False
+    for batch in batches:
+        seen = True
+        yield batch
+    if not seen:
+        yield empty
+
+
+def _add_funnel(
+    lines: dict[str, StageFunnel], pipeline: Pipeline, decisions: Decisions, batch: Any
+) -> None:
+    for line in funnel(pipeline.names, decisions, batch.column("length")):
+        if line.name in lines:
+            lines[line.name].merge(line)
+        else:
+            lines[line.name] = line
+
+
+def write_kept(
+    shard: Shard,
+    pipeline: Pipeline,
+    tokenizer: _fastscan.Tokenizer | None,
+    chosen: Chosen,
+    stage: Path,
+) -> list[Path]:
+    """A shard's kept file(s) from its input and the chosen rows, under ``stage/kept``: the
+    one writer of kept records."""
+    cfg = pipeline.config
+    fmt, _ = kept_name(shard, cfg)
+    kept_dir = stage / "kept"
+    rows, offsets, lengths = chosen
+    if shard.format == "jsonl":
+        arrays = [pa.array(a, pa.uint64()) for a in (rows, offsets, lengths)]
+        common = {
+            "text_field": cfg.text_field,
+            "block_bytes": cfg.block_mb << 20,
+            "max_record_bytes": cfg.max_record_mb << 20,
+        }
+        if fmt == "lmflow":
+            files = _fastscan.copy_rows(
+                shard.path,
+                *arrays,
+                lmflow_dir=kept_dir,
+                lmflow_stem=Path(shard.relative).name,
+                lmflow_max_bytes=cfg.lmflow_shard_mb << 20,
+                **common,
+            )
+            return [Path(p) for p in files]
+        if fmt == "jsonl":
+            compression = cfg.output_compression or input_compression(shard)
+            files = _fastscan.copy_rows(
+                shard.path,
+                *arrays,
+                kept_path=kept_dir / "part",
+                kept_compression=compression,
+                **common,
+            )
+            return [Path(p) for p in files]
+        plain = stage / "kept.jsonl"
+        _fastscan.copy_rows(shard.path, *arrays, kept_path=plain, **common)
+        return [jsonl_to_parquet(plain, kept_dir / "part")]
+    with open(shard.path, "rb") as handle:
+        source = pq.ParquetFile(handle, pre_buffer=False)
+        out = KeptRows(fmt, kept_dir, shard, cfg, source.schema_arrow)
+        try:
+            first = 0
+            for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                index = np.arange(first, first + batch.num_rows, dtype=np.uint64)
+                mask = pa.array(np.isin(index, rows, assume_unique=True))
+                first += batch.num_rows
+                if fmt == "lmflow":
+                    kept = batch.filter(mask)
+                    texts, _ = batch_texts(kept, cfg, tokenizer)  # only the kept rows decoded
+                    out.write(kept, texts, pa.array(np.ones(kept.num_rows, dtype=bool)))
+                else:
+                    out.write(batch, pa.nulls(batch.num_rows, pa.string()), mask)
+            if first < (int(rows[-1]) + 1 if len(rows) else 0):
+                raise ShardError(f"{shard.path} changed since it was scored: score it again")
+        finally:
+            files = out.close()
+    return files
+
+
+def _commit(
+    shard: Shard,
+    scored: dict[str, Any],
+    sel: Selector,
+    stage: Path,
+    kept_files: list[Path],
+    rewrite: bool,
+) -> dict[str, Any]:
+    """Moves a decided shard's files into place (removing kept files an earlier decision
+    wrote that this one does not); returns their paths relative to the output."""
+    out = sel.out
+    cfg = sel.pipeline.config
+    _, kept_rel = kept_name(shard, cfg)
+    moved: dict[str, Any] = {"kept": [], "scores": None, "rejects": None}
+    for f in kept_files:
+        if f.name == "part":
+            target = out / "kept" / kept_rel
+        else:  # LMFlow parts keep their own names, next to where the shard's file would be
+            target = out / "kept" / Path(kept_rel).parent / f.name
+        move(f, target)
+        moved["kept"].append(target.relative_to(out).as_posix())
+    previous = _previous_kept(out, shard)
+    for rel in previous - set(moved["kept"]):
+        (out / rel).unlink(missing_ok=True)
+    scores = out / "scores" / f"{shard.relative}.parquet"
+    if rewrite:
+        move(stage / "scores.parquet", scores)
+    moved["scores"] = scores.relative_to(out).as_posix()
+    rejects = scored["scored"].get("rejects")
+    if rejects and sel.source != out:
+        target = out / rejects
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(sel.source / rejects, tmp)
+        os.replace(tmp, target)
+    moved["rejects"] = rejects
+    if sel.source != out:  # the new directory is a run of its own: its phase-1 marker too
+        marker = {**scored, "scored": {"scores": moved["scores"], "rejects": rejects}}
+        write_atomic(scored_path(out, shard), json.dumps(marker, indent=1).encode())
+    return moved
+
+
+def _previous_kept(out: Path, shard: Shard) -> set[str]:
+    try:
+        entry = json.loads(marker_path(out, shard).read_text(encoding="utf-8"))
+        return set((entry.get("outputs") or {}).get("kept") or [])
+    except (OSError, ValueError):
+        return set()

@@ -1,0 +1,224 @@
+"""One pipeline: every entry point decides alike; a top_fraction ranks the whole run;
+``fastscan select`` equals a fresh run; the funnel conserves every record."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastscan
+from fastscan.cli import main as fastscan_main
+from fastscan.filter.config import FilterConfig
+from fastscan.filter.reselect import select_run
+from fastscan.filter.run import UsageError
+from fastscan.ngrams import NgramModel
+from shards import (
+    jsonl_bytes,
+    many_records,
+    read_decompressed,
+    tree_bytes,
+    write_jsonl,
+    write_parquet,
+)
+
+RECORDS = many_records(120)
+TEXTS = [r["text"] for r in RECORDS]
+SCORES = fastscan.Scanner().scan(TEXTS).column("score").to_pylist()
+TOOL = [r for r, s in zip(RECORDS, SCORES, strict=True) if s >= 2]
+PROSE = [r for r, s in zip(RECORDS, SCORES, strict=True) if s < 2]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "ngrams.parquet"
+    tool = [r["text"] for r in TOOL]
+    NgramModel.fit(tool, TEXTS, buckets=1024, smoothing="additive", smoothing_value=1.0).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three shards with deliberately different score distributions: mostly tool-use text,
+    mostly prose, and a mix that repeats records of the first (exact ties across shards)."""
+    root = tmp_path_factory.mktemp("pipeline") / "in"
+    write_jsonl(root / "a.jsonl.zst", jsonl_bytes(TOOL[:30] + PROSE[:5]))
+    write_jsonl(root / "b.jsonl", jsonl_bytes(PROSE[5:40] + TOOL[30:34]))
+    write_parquet(root / "c.parquet", TOOL[:10] + PROSE[40:60] + TOOL[34:], row_group_size=16)
+    return root
+
+
+def dsir(model: Path, **selection: float) -> dict[str, object]:
+    return {"model": str(model), **selection}
+
+
+def scores_of(out: Path) -> list[tuple[int, pa.Table]]:
+    """(part, scores table) per shard, in ranking order (by relative path)."""
+    files = sorted((out / "scores").rglob("*.parquet"))
+    return [(i, pq.read_table(f)) for i, f in enumerate(files)]
+
+
+def test_top_fraction_ranks_the_whole_run_as_a_sort_of_all_scores(
+    corpus: Path, model: Path, tmp_path: Path
+) -> None:
+    fraction = 0.3
+    out = tmp_path / "out"
+    report = fastscan.filter_shards(
+        corpus, out, min_score=2.0, dsir=dsir(model, top_fraction=fraction), threads=2
+    )
+    eligible = []  # (-log importance, part, row) of every record that reached the ranking
+    kept = set()
+    for part, table in scores_of(out):
+        for row in table.to_pylist():
+            if row["log_importance"] is not None:
+                eligible.append((-row["log_importance"], part, row["row"]))
+            if row["decision"] == "kept":
+                kept.add((part, row["row"]))
+    quota = math.ceil(fraction * len(eligible))
+    expected = {(part, row) for _, part, row in sorted(eligible)[:quota]}
+    assert kept == expected
+    assert report["totals"]["kept"]["docs"] == quota
+    # Not what ranking each shard alone would keep: the shards' distributions differ.
+    alone = [
+        math.ceil(fraction * sum(v is not None for v in t.column("log_importance").to_pylist()))
+        for _, t in scores_of(out)
+    ]
+    assert [t.column("decision").to_pylist().count("kept") for _, t in scores_of(out)] != alone
+    # The records dropped by the ranking say so.
+    reasons = {
+        r
+        for _, t in scores_of(out)
+        for r, d in zip(
+            t.column("drop_reason").to_pylist(), t.column("dropped_by").to_pylist(), strict=True
+        )
+        if d == "dsir"
+    }
+    assert reasons == {"log importance below the top 30%"}
+    # The kept file holds exactly the kept records' lines, in input order.
+    lines = read_decompressed(corpus / "a.jsonl.zst").splitlines(True)
+    table = pq.read_table(out / "scores" / "a.jsonl.zst.parquet").to_pylist()
+    expected_lines = b"".join(lines[r["row"]] for r in table if r["decision"] == "kept")
+    assert read_decompressed(out / "kept" / "a.jsonl.zst") == expected_lines
+
+
+def test_select_equals_a_fresh_run_without_rescanning(
+    corpus: Path, model: Path, tmp_path: Path
+) -> None:
+    loose = tmp_path / "loose"
+    fastscan.filter_shards(corpus, loose, min_score=2.0, dsir=dsir(model))
+    strict = {"min_score": 3.0, "dsir": dsir(model, top_fraction=0.5)}
+    fresh = fastscan.filter_shards(corpus, tmp_path / "fresh", **strict)
+    # Rescanning would fail: the inputs are hidden while selecting.
+    hidden = corpus.with_name("hidden")
+    corpus.rename(hidden)
+    try:
+        blind = select_run(loose, tmp_path / "blind", min_score=3.0)
+    finally:
+        hidden.rename(corpus)
+    assert blind["totals"]["failed"] == 3
+    assert all("changed since it was scored" in e["error"] for e in blind["shards"])
+    chosen = select_run(
+        loose, tmp_path / "chosen", min_score=3.0, top_fraction=0.5, by="log_importance"
+    )
+    assert tree_bytes(tmp_path / "chosen", ("kept",)) == tree_bytes(tmp_path / "fresh", ("kept",))
+    assert chosen["totals"]["kept"] == fresh["totals"]["kept"]
+    assert chosen["totals"]["dropped"] == fresh["totals"]["dropped"]
+    assert chosen["funnel"][-1]["docs_out"] == fresh["funnel"][-1]["docs_out"]
+    for (_, a), (_, b) in zip(
+        scores_of(tmp_path / "chosen"), scores_of(tmp_path / "fresh"), strict=True
+    ):
+        for name in ("row", "score", "decision", "dropped_by", "drop_reason"):
+            assert a.column(name).to_pylist() == b.column(name).to_pylist(), name
+    # The new directory is a run of its own: fastscan-filter with the same settings resumes
+    # every shard there.
+    again = fastscan.filter_shards(corpus, tmp_path / "chosen", **strict)
+    assert again["totals"]["resumed"] == 3
+    assert tree_bytes(tmp_path / "chosen", ("kept",)) == tree_bytes(tmp_path / "fresh", ("kept",))
+
+
+def test_select_refuses_what_it_cannot_decide(corpus: Path, model: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    fastscan.filter_shards(corpus, run, min_score=2.0, dsir=dsir(model))
+    # Looser than the run: records would reach [dsir] that it never measured.
+    with pytest.raises(UsageError, match=r"reach \[dsir\] but were never measured"):
+        select_run(run, tmp_path / "a", min_score=0.0)
+    with pytest.raises(UsageError, match=r"thresholds only; .*pack"):
+        select_run(
+            run, tmp_path / "b", pack=str(Path(fastscan.__file__).parent / "packs/tool-use.toml")
+        )
+    with pytest.raises(UsageError, match="--by 'words'"):
+        select_run(run, tmp_path / "c", top_fraction=0.5, by="words")
+    with pytest.raises(UsageError, match="another -o"):
+        select_run(run, run)
+
+
+def test_select_command(
+    corpus: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    fastscan.filter_shards(corpus, run, min_score=2.0, dsir=dsir(model))
+    rc = fastscan_main(
+        ["select", str(run), "-o", str(tmp_path / "s"), "--min-score", "4", "--json"]
+    )
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    fresh = fastscan.filter_shards(corpus, tmp_path / "f", min_score=4.0, dsir=dsir(model))
+    assert report["totals"]["kept"] == fresh["totals"]["kept"]
+    assert report["executor"] == {"kind": "select"}
+
+
+def test_cli_scores_equal_the_pipeline_and_batch_scorer(
+    corpus: Path, model: Path, tmp_path: Path
+) -> None:
+    settings_ = {
+        "min_score": 2.0,
+        "stats": {"min": {"words": 12}},
+        "dsir": dsir(model, min_log_importance=-5.0),
+    }
+    fastscan.filter_shards(corpus / "b.jsonl", tmp_path / "out", **settings_)
+    scores = pq.read_table(tmp_path / "out" / "scores" / "b.jsonl.parquet")
+    texts = [json.loads(line)["text"] for line in (corpus / "b.jsonl").read_text().splitlines()]
+    pipeline = fastscan.Pipeline(FilterConfig(**settings_))  # type: ignore[arg-type]
+    batch = pipeline.score(texts)
+    scorer = fastscan.BatchScorer(**settings_)
+    scored = scorer(pa.record_batch({"text": pa.array(texts)}))
+    run = pipeline.run(texts)
+    for name in batch.schema.names:
+        if name in ("row", "offset", "length"):
+            continue
+        assert batch.column(name).to_pylist() == scores.column(name).to_pylist(), name
+        assert scored.column(name).to_pylist() == scores.column(name).to_pylist(), name
+    assert run.table.column("decision").to_pylist() == scores.column("decision").to_pylist()
+    assert run.table.column("drop_reason").to_pylist() == scores.column("drop_reason").to_pylist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, len(RECORDS)), min_size=0, max_size=40),
+    min_score=st.sampled_from([0.0, 1.0, 2.0, 3.5]),
+    words=st.integers(0, 60),
+)
+def test_the_funnel_conserves_every_record(picks: list[int], min_score: float, words: int) -> None:
+    """read == kept + dropped + rejected, stage by stage: every record a stage receives it
+    either passes on or drops with a reason, over any texts and thresholds."""
+    texts = [TEXTS[i] if i < len(RECORDS) else None for i in picks]
+    stats: dict[str, object] = {"min": {"words": words}}
+    cfg = FilterConfig(min_score=min_score, stats=stats)
+    result = fastscan.Pipeline(cfg).run(texts)
+    decisions = result.table.column("decision").to_pylist()
+    assert len(decisions) == len(texts)
+    rejected = decisions.count("rejected")
+    assert rejected == texts.count(None)
+    first, second = result.funnel
+    assert first.docs_in == len(texts) - rejected
+    assert second.docs_in == first.docs_out
+    assert second.docs_out == decisions.count("kept")
+    for line in result.funnel:
+        assert line.docs_in - line.docs_out == sum(line.drop_reasons.values())
+    assert decisions.count("kept") + decisions.count("dropped") + rejected == len(texts)
