@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -112,7 +113,7 @@ def test_select_equals_a_fresh_run_without_rescanning(
 ) -> None:
     loose = tmp_path / "loose"
     fastscan.filter_shards(corpus, loose, min_score=2.0, dsir=dsir(model))
-    strict = {"min_score": 3.0, "dsir": dsir(model, top_fraction=0.5)}
+    strict: dict[str, Any] = {"min_score": 3.0, "dsir": dsir(model, top_fraction=0.5)}
     fresh = fastscan.filter_shards(corpus, tmp_path / "fresh", **strict)
     # Rescanning would fail: the inputs are hidden while selecting.
     hidden = corpus.with_name("hidden")
@@ -176,7 +177,7 @@ def test_select_command(
 def test_cli_scores_equal_the_pipeline_and_batch_scorer(
     corpus: Path, model: Path, tmp_path: Path
 ) -> None:
-    settings_ = {
+    settings_: dict[str, Any] = {
         "min_score": 2.0,
         "stats": {"min": {"words": 12}},
         "dsir": dsir(model, min_log_importance=-5.0),
@@ -184,7 +185,7 @@ def test_cli_scores_equal_the_pipeline_and_batch_scorer(
     fastscan.filter_shards(corpus / "b.jsonl", tmp_path / "out", **settings_)
     scores = pq.read_table(tmp_path / "out" / "scores" / "b.jsonl.parquet")
     texts = [json.loads(line)["text"] for line in (corpus / "b.jsonl").read_text().splitlines()]
-    pipeline = fastscan.Pipeline(FilterConfig(**settings_))  # type: ignore[arg-type]
+    pipeline = fastscan.Pipeline(FilterConfig(**settings_))
     batch = pipeline.score(texts)
     scorer = fastscan.BatchScorer(**settings_)
     scored = scorer(pa.record_batch({"text": pa.array(texts)}))

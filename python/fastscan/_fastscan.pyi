@@ -65,10 +65,15 @@ class Scanner:
         invalid_tokens: list[int] = ...,
     ) -> pa.RecordBatch:
         """Scores and decides an Arrow text array; returns a scores batch."""
+    def keeps_arrow(
+        self, batch: pa.RecordBatch, *, min_score: float = ..., require: list[str] = ...
+    ) -> Any:
+        """The keep rule over a scores batch: one boolean per row."""
 
 @final
 class JsonlShard:
-    """A JSONL shard being filtered; yields one scores batch per block."""
+    """A JSONL shard being scanned; yields one scores batch per block (with
+    ``survivor_texts``, a ``(batch, texts)`` pair)."""
 
     def __new__(
         cls,
@@ -77,25 +82,38 @@ class JsonlShard:
         *,
         rejects_path: str | os.PathLike[str],
         rejects_compression: str = "none",
-        kept_path: str | os.PathLike[str] | None = None,
-        kept_compression: str = "none",
-        lmflow_dir: str | os.PathLike[str] | None = None,
-        lmflow_stem: str = "kept",
-        lmflow_max_bytes: int = ...,
         text_field: str = "text",
         min_score: float = ...,
         require: list[str] = ...,
         block_bytes: int = ...,
         max_record_bytes: int = ...,
+        survivor_texts: bool = False,
     ) -> Self: ...
     def __iter__(self) -> Self: ...
-    def __next__(self) -> pa.RecordBatch: ...
+    def __next__(self) -> Any: ...
     @property
     def consumed(self) -> int: ...
     @property
     def blank_lines(self) -> int: ...
-    def finish(self) -> dict[str, Any]:
-        """Completes the outputs: ``{"kept": [paths], "rejects": path or None}``."""
+    def finish(self) -> str | None:
+        """Completes the rejects file: its path, or None when nothing was rejected."""
+
+def copy_rows(
+    path: str | os.PathLike[str],
+    rows: Any,
+    offsets: Any,
+    lengths: Any,
+    *,
+    kept_path: str | os.PathLike[str] | None = None,
+    kept_compression: str = "none",
+    lmflow_dir: str | os.PathLike[str] | None = None,
+    lmflow_stem: str = "kept",
+    lmflow_max_bytes: int = ...,
+    text_field: str = "text",
+    block_bytes: int = ...,
+    max_record_bytes: int = ...,
+) -> list[str]:
+    """Writes the chosen lines of a JSONL shard; returns the files written."""
 
 @final
 class LmflowWriter:

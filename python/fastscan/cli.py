@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from fastscan import __version__
-from fastscan.cascade import Cascade, load_gold
+from fastscan.cascade import load_gold
 from fastscan.corpus import Corpus, read_corpus
 from fastscan.discover import discover
 from fastscan.evaluate import Labeled, evaluate, table_text
 from fastscan.filter.config import FilterConfig
 from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
+from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner
 from fastscan.terminal import EXIT_USAGE, run_command
 from fastscan.toolcalls import cli as toolcalls_cli
@@ -156,14 +157,11 @@ def _labeled(args: argparse.Namespace) -> Labeled:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    cfg = FilterConfig.resolve(args.config)
-    cfg.check()
-    stages = cfg.stages(threads=args.threads)
+    cascade = Pipeline(FilterConfig.resolve(args.config), threads=args.threads)
     data = _labeled(args)
-    cascade = Cascade(stages)
     report = evaluate(cascade, data)
     report["config"] = args.config
-    report["stage_settings"] = [s.describe() for s in stages]
+    report["stage_settings"] = cascade.describe()
     print(table_text(report))
     if args.variants:
         positives = [t for t, lab in zip(data.texts, data.labels, strict=True) if lab == "positive"]

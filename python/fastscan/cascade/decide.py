@@ -53,7 +53,7 @@ def rejected_mask(columns: Columns) -> Any:
     """Records that could not be read (a ``reject_reason``): no stage sees them."""
     if "reject_reason" in columns.schema.names:
         return pc.is_valid(_array(columns.column("reject_reason")))
-    return pa.array(np.zeros(columns.num_rows, dtype=bool))
+    return pa.array(np.zeros(columns.num_rows, dtype=np.bool_))
 
 
 def decide(

@@ -107,6 +107,7 @@ class SemanticStage(Stage):
         self.k = k
         self.selection = Selection(min_similarity, top_fraction)
         self.top_fraction = top_fraction
+        self.output_names = [self.column]
         on_gpu = self.backend == "torch" and (device or "").startswith("cuda")
         self.batch_size = batch_size or (512 if on_gpu else 32 if self.backend == "onnx" else 64)
         self.device = device
@@ -236,10 +237,6 @@ class SemanticStage(Stage):
             k = min(self.k, sims.shape[1])
             agg = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
         return [float(v) for v in agg]
-
-    @property
-    def output_names(self) -> list[str]:
-        return [self.column]
 
     @property
     def label(self) -> str:

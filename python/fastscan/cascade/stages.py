@@ -29,7 +29,8 @@ from fastscan import _fastscan
 from fastscan.ngrams import NgramModel
 from fastscan.scanner import Scanner
 
-Columns = pa.RecordBatch | pa.Table
+Columns = Any
+"""A `pyarrow.RecordBatch` or `pyarrow.Table` of stage columns."""
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Stage:
     """What `prepare` is doing, shown while it runs (empty: nothing worth showing)."""
     top_fraction: float | None = None
     """Keep this fraction of the highest `ranking` over a whole run (None: no ranking)."""
+    output_names: list[str] = []  # noqa: RUF012 - read-only; stages set their own
+    """The names of the stage's columns (the first is never null for a measured record)."""
 
     def check(self) -> None:
         """Raises `ValueError` when the stage could not run here (a missing extra, a broken

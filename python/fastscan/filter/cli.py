@@ -27,10 +27,13 @@ outputs (OUT/):
   kept/<relative path>            kept records: JSONL lines byte-identical to the input, or
                                   Parquet rows with the input schema
   scores/<relative path>.parquet  one row per record: row, offset, length, score, group counts,
-                                  formats, decision, reject_reason
+                                  formats, reject_reason, later stages' columns, decision,
+                                  dropped_by, drop_reason
   rejects/<relative path>.jsonl   records that could not be read, verbatim, with the reason
   report.json, report.html        counts per shard and in total, group hits, timings
-  _done/                          completion markers: a rerun skips finished shards
+  _scored/, _done/                markers of scored and of finished shards: a rerun resumes
+                                  either phase (fastscan select RUN -o NEW: new thresholds,
+                                  no rescan)
 
 exit status: 0 ok, 1 some shard failed (see the report), 2 usage error,
 130 interrupted (Ctrl-C: finished shards stay; rerun the same command to resume).

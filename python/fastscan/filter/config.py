@@ -27,7 +27,7 @@ A config file groups the same settings the flags set::
 
     [dsir]                     # stage 2b: DSIR importance (fastscan fit-ngrams)
     model = "ngrams.parquet"
-    min_log_importance = 0.0   # and/or top_fraction = 0.5 (of each shard's survivors)
+    min_log_importance = 0.0   # and/or top_fraction = 0.5 (of the whole run)
     per_token = false
 
     [static]                   # stage 3a: a static embedding model (model2vec) distilled

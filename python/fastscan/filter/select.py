@@ -221,7 +221,7 @@ def write_kept(
     rows, offsets, lengths = chosen
     if shard.format == "jsonl":
         arrays = [pa.array(a, pa.uint64()) for a in (rows, offsets, lengths)]
-        common = {
+        common: dict[str, Any] = {
             "text_field": cfg.text_field,
             "block_bytes": cfg.block_mb << 20,
             "max_record_bytes": cfg.max_record_mb << 20,
@@ -267,8 +267,8 @@ def write_kept(
             if first < (int(rows[-1]) + 1 if len(rows) else 0):
                 raise ShardError(f"{shard.path} changed since it was scored: score it again")
         finally:
-            files = out.close()
-    return files
+            written = out.close()
+    return written
 
 
 def _commit(

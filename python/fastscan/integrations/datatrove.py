@@ -30,6 +30,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from fastscan.cascade import Cascade
 from fastscan.filter.config import FilterConfig
+from fastscan.pipeline import Pipeline
 
 ConfigSpec = FilterConfig | str | os.PathLike[str] | None
 
@@ -76,7 +77,7 @@ class FastscanFilter(BaseFilter):  # type: ignore[misc]  # datatrove has no type
     @property
     def cascade(self) -> Cascade:
         if self._cascade is None:
-            self._cascade = Cascade(self.config.stages(self.threads))
+            self._cascade = Pipeline(self.config, threads=self.threads)
         return self._cascade
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
