@@ -223,3 +223,32 @@ def test_the_funnel_conserves_every_record(picks: list[int], min_score: float, w
     for line in result.funnel:
         assert line.docs_in - line.docs_out == sum(line.drop_reasons.values())
     assert decisions.count("kept") + decisions.count("dropped") + rejected == len(texts)
+
+
+def test_id_field_is_copied_into_the_scores(tmp_path: Path) -> None:
+    """--id-field: strings as they are, numbers as their JSON text, null when absent or of
+    another type, from JSONL (read in the scan's one parse) and Parquet alike; fastscan
+    select carries it over."""
+    root = tmp_path / "in"
+    lines = [
+        json.dumps({"meta": {"id": "a-1"}, "text": TOOL[0]["text"]}),
+        json.dumps({"meta": {"id": 7}, "text": "prose"}),
+        json.dumps({"text": "no id at all"}),
+        json.dumps({"meta": {"id": [1]}, "text": "a list is no id"}),
+        "{not json",
+    ]
+    write_jsonl(root / "a.jsonl.gz", ("\n".join(lines) + "\n").encode())
+    pq.write_table(
+        pa.table({"meta": [{"id": 3}, {"id": None}], "text": [TOOL[1]["text"], "y"]}),
+        root / "b.parquet",
+    )
+    report = fastscan.filter_shards(root, tmp_path / "out", id_field="meta.id")
+    assert report["totals"]["rejected"]["docs"] == 1
+    a = pq.read_table(tmp_path / "out" / "scores" / "a.jsonl.gz.parquet")
+    b = pq.read_table(tmp_path / "out" / "scores" / "b.parquet.parquet")
+    assert a.column("id").to_pylist() == ["a-1", "7", None, None, None]
+    assert b.column("id").to_pylist() == ["3", None]
+    assert a.schema.names[:4] == b.schema.names[:4] == ["row", "offset", "length", "id"]
+    select_run(tmp_path / "out", tmp_path / "again", min_score=3.0)
+    again = pq.read_table(tmp_path / "again" / "scores" / "a.jsonl.gz.parquet")
+    assert again.column("id").to_pylist() == a.column("id").to_pylist()

@@ -15,17 +15,18 @@ Stages never see documents an earlier stage dropped by its thresholds.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan import _fastscan
+from fastscan.cascade.ranking import Ranker
 from fastscan.ngrams import NgramModel
 from fastscan.scanner import Scanner
 
@@ -71,19 +72,17 @@ class Selection:
         return f"{label} below the top {self.top_fraction:.0%}"
 
     def apply(self, score: pa.Array, label: str) -> tuple[pa.BooleanArray, pa.Array]:
-        """The threshold, then the top fraction of what it keeps, over `score` alone."""
+        """The threshold, then the top fraction of what it keeps, over `score` alone (the
+        ranking of `fastscan.cascade.ranking`, with `score` as one part)."""
         keep, reasons = self.threshold(score, label)
         if self.top_fraction is None:
             return keep, reasons
-        values = score.to_pylist()
-        flags = keep.to_pylist()
-        why = reasons.to_pylist()
-        eligible = [i for i in range(len(values)) if flags[i]]
-        quota = math.ceil(self.top_fraction * len(eligible))
-        for i in sorted(eligible, key=lambda i: -values[i])[quota:]:
-            flags[i] = False
-            why[i] = self.ranking_reason(label)
-        return pa.array(flags, pa.bool_()), pa.array(why, pa.string())
+        rows = pa.array(np.arange(len(score), dtype=np.uint64))
+        ranker = Ranker(self.top_fraction)
+        ranker.add(pc.filter(score, keep), 0, pc.filter(rows, keep))
+        ranked = ranker.cutoff().keeps(score, 0, rows)
+        reasons = pc.if_else(pc.and_(keep, pc.invert(ranked)), self.ranking_reason(label), reasons)
+        return pc.and_(keep, ranked), reasons
 
     def describe(self) -> dict[str, Any]:
         return {"min": self.min_score, "top_fraction": self.top_fraction}
@@ -175,29 +174,17 @@ class PatternStage(Stage):
     def decide(self, columns: Columns) -> tuple[Any, Any]:
         """The keep rule of the core (the one the scan applies), over ``score`` and the
         required groups' counts."""
-        keep, reasons = [], []
         batches = columns.to_batches() if isinstance(columns, pa.Table) else [columns]
+        keep = [
+            self.scanner._inner.keeps_arrow(b, min_score=self.min_score, require=list(self.require))
+            for b in batches
+        ]
+        kept = pa.concat_arrays(keep) if keep else pa.array([], pa.bool_())
+        score = columns.column("score")
+        below = pc.fill_null(pc.less(score, self.min_score), True)
         low, missing = pattern_drop_reasons(self.min_score, self.require)
-        for batch in batches:
-            n = batch.num_rows
-            rule = pa.RecordBatch.from_arrays(
-                [
-                    batch.column("score"),
-                    *(batch.column(g) for g in self.require),
-                    pa.nulls(n, pa.string()),
-                ],
-                ["score", *self.require, "reject_reason"],
-            )
-            kept = self.scanner._inner.keeps_arrow(
-                rule, min_score=self.min_score, require=list(self.require)
-            )
-            below = pc.fill_null(pc.less(batch.column("score"), self.min_score), True)
-            why = pc.if_else(kept, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
-            keep.append(kept)
-            reasons.append(why)
-        if not batches:
-            return pa.array([], pa.bool_()), pa.array([], pa.string())
-        return pa.concat_arrays(keep), pa.concat_arrays(reasons)
+        why = pc.if_else(kept, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
+        return kept, why
 
     def ranking(self, columns: Columns) -> Any:
         return None

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-field", help="JSONL key / Parquet column of the text (a.b for nested)")
     p.add_argument("--tokens-field", help="Parquet column of token ids (default tokens)")
     p.add_argument(
+        "--id-field",
+        help="JSONL key / Parquet column of a record id, copied into the scores files as "
+        "column id (strings; numbers as their JSON text; null when absent)",
+    )
+    p.add_argument(
         "--tokenizer",
         metavar="PATH",
         help="tokenizer.json or vocab.json (GPT-2-style byte-level BPE) for token ids",
@@ -126,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             require=args.require,
             text_field=args.text_field,
             tokens_field=args.tokens_field,
+            id_field=args.id_field,
             tokenizer=args.tokenizer,
             output_format=args.output_format,
             output_compression=args.output_compression,

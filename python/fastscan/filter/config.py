@@ -6,6 +6,7 @@ A config file groups the same settings the flags set::
     pack = "tool-use"          # a built-in pack name or a path to a pack file
     text_field = "text"        # JSONL key or Parquet column; dots reach nested fields
     tokens_field = "tokens"    # Parquet column of token ids (ClimbLab style)
+    id_field = "id"            # copied into the scores files as column `id` (default: none)
     tokenizer = "gpt2/tokenizer.json"
 
     [keep]
@@ -107,6 +108,7 @@ class FilterConfig:
     require: tuple[str, ...] = ()  # a str is taken too, split at commas
     text_field: str = "text"
     tokens_field: str = "tokens"
+    id_field: str | None = None
     tokenizer: str | None = None
     output_format: str = "auto"
     output_compression: str | None = None
@@ -283,7 +285,9 @@ class FilterConfig:
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
             if f.name != "block_mb"
-            and not (f.name in STAGE_SECTIONS and getattr(self, f.name) is None)
+            # Unset sections and id field leave no key: directories of runs made before
+            # they existed still match.
+            and not (f.name in (*STAGE_SECTIONS, "id_field") and getattr(self, f.name) is None)
         }
         settings["require"] = list(self.require)
         if self.dsir is not None:

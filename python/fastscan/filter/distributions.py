@@ -1,8 +1,8 @@
 """Per-stage score distributions and hits among kept documents, from a shard's scores file.
 
 Each stage with a score has a fixed histogram (so shards merge by adding): the documents that
-reached the stage, split into those it kept and those it dropped. Computed once per shard from
-its final scores file, stored in the shard's entry, summed for the report.
+reached the stage, split into those it kept and those it dropped. Computed from the decided
+scores batches as phase 2 writes them, stored in the shard's entry, summed for the report.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 # stage -> (score column, first bin's lower edge, last bin's lower edge, bin width). Values
 # below the first edge count in the first bin, values above the last edge in the last.
@@ -28,16 +27,10 @@ def bins(stage: str) -> int:
     return round((high - low) / width) + 1
 
 
-def summarize(path: str, min_hits: dict[str, int]) -> dict[str, Any]:
-    """The summary of one scores file: distributions per stage, group / format hits among
-    the kept documents."""
-    # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
-    with open(path, "rb") as handle:
-        names = pq.read_schema(handle).names
-        wanted = ["decision", "dropped_by", "formats", *min_hits, *(s[0] for s in SPECS.values())]
-        handle.seek(0)
-        columns = [n for n in wanted if n in names]
-        table = pq.read_table(handle, columns=columns).combine_chunks()
+def summarize(table: pa.RecordBatch | pa.Table, min_hits: dict[str, int]) -> dict[str, Any]:
+    """The summary of decided scores rows (a batch of a shard's scores): distributions per
+    stage, group / format hits among the kept documents. Summaries add up with `merge`."""
+    names = table.schema.names
     decision = table.column("decision")
     scored = pc.not_equal(decision, "rejected")
     dropped_by = table.column("dropped_by") if "dropped_by" in names else None
@@ -98,4 +91,5 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("kept_group_hits", "kept_format_hits"):
             for name, count in summary[key].items():
                 out[key][name] = out[key].get(name, 0) + count
+    out["kept_format_hits"] = dict(sorted(out["kept_format_hits"].items()))
     return out

@@ -47,6 +47,7 @@ class Flat(_Strict):
     require: tuple[str, ...] = ()
     text_field: str = Field(default="text", min_length=1)
     tokens_field: str = Field(default="tokens", min_length=1)
+    id_field: str | None = Field(default=None, min_length=1)
     tokenizer: str | None = None
     output_format: OutputFormat = "auto"
     output_compression: Compression | None = None
@@ -127,7 +128,7 @@ STAGE_SECTIONS: dict[str, type[_Strict]] = {
 
 # Config-file sections of the flat settings: section -> {key: field name}.
 FILE_SECTIONS: dict[str, dict[str, str]] = {
-    "scan": {k: k for k in ("pack", "text_field", "tokens_field", "tokenizer")},
+    "scan": {k: k for k in ("pack", "text_field", "tokens_field", "id_field", "tokenizer")},
     "keep": {"min_score": "min_score", "require": "require"},
     "output": {
         "format": "output_format",

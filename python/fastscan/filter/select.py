@@ -37,7 +37,7 @@ from fastscan import _fastscan
 from fastscan.cascade.decide import DECISION_COLUMNS, Decisions, decide, find_cutoffs, funnel
 from fastscan.cascade.funnel import StageFunnel
 from fastscan.cascade.ranking import Cutoff
-from fastscan.filter.distributions import summarize
+from fastscan.filter.distributions import merge, summarize
 from fastscan.filter.outdir import same_input
 from fastscan.filter.outputs import (
     KeptRows,
@@ -115,18 +115,16 @@ def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector)
         source_scores = sel.source / scored["scored"]["scores"]
         rewrite = sel.source != sel.out or bool(sel.cutoffs)
         decided = _decide_scores(source_scores, stage / "scores.parquet", part, sel, rewrite)
-        tally, lines, chosen = decided
+        tally, lines, chosen, summary = decided
         tally.blank_lines = scored.get("blank_lines", 0)
         tally.check()
         kept_files = write_kept(shard, pipeline, sel.tokenizer, chosen, stage)
-        final_scores = stage / "scores.parquet" if rewrite else source_scores
-        min_hits = {g.name: g.min_hits for g in pipeline.scanner.pack.groups}
         entry = shard_entry(shard, tally, scored["seconds"] + time.perf_counter() - started)
         entry["input"] = scored["input"]
         if "worker" in scored:  # where a Ray task scored it
             entry["worker"] = scored["worker"]
         entry["funnel"] = [line.to_dict() for line in lines]
-        entry["summary"] = summarize(str(final_scores), min_hits)
+        entry["summary"] = summary
         entry["selection"] = sel.fingerprint
         entry["outputs"] = _commit(shard, scored, sel, stage, kept_files, rewrite)
         write_atomic(marker_path(sel.out, shard), json.dumps(entry, indent=1).encode())
@@ -140,9 +138,10 @@ Chosen = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _decide_scores(
     source: Path, target: Path, part: int, sel: Selector, rewrite: bool
-) -> tuple[Tally, list[StageFunnel], Chosen]:
+) -> tuple[Tally, list[StageFunnel], Chosen, dict[str, Any]]:
     """Decides a scores file batch by batch (writing the decided batches to `target` when
-    `rewrite`); returns the tally, the funnel and the kept rows (row, offset, length)."""
+    `rewrite`); returns the tally, the funnel, the kept rows (row, offset, length) and the
+    summary, all from the one read."""
     pipeline = sel.pipeline
     min_hits = {g.name: g.min_hits for g in pipeline.scanner.pack.groups}
     tally = Tally()
@@ -150,6 +149,7 @@ def _decide_scores(
     rows: list[np.ndarray] = []
     offsets: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
+    summaries: list[dict[str, Any]] = []
     writer: pq.ParquetWriter | None = None
     with open(source, "rb") as handle:
         scores = pq.ParquetFile(handle)
@@ -170,6 +170,7 @@ def _decide_scores(
                         writer = pq.ParquetWriter(target, decided.schema, compression="zstd")
                     writer.write_batch(decided)
                 tally.add(decided, min_hits)
+                summaries.append(summarize(decided, min_hits))
                 _add_funnel(lines, pipeline, decisions, batch)
                 kept = pc.equal(decisions.decision, "kept")
                 rows.append(np.asarray(pc.filter(batch.column("row"), kept), dtype=np.uint64))
@@ -181,7 +182,7 @@ def _decide_scores(
             if writer is not None:
                 writer.close()
     chosen = (np.concatenate(rows), np.concatenate(offsets), np.concatenate(lengths))
-    return tally, list(lines.values()), chosen
+    return tally, list(lines.values()), chosen, merge(summaries)
 
 
 def _non_empty(

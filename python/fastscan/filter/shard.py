@@ -32,6 +32,7 @@ from fastscan.filter.outdir import input_identity, inside
 from fastscan.filter.outputs import (
     ShardError,
     batch_texts,
+    column_at,
     json_line,
     kept_name,
     open_text_writer,
@@ -249,6 +250,8 @@ class _Scores:
         self.flush()
         if self.writer is None:  # an empty shard: an empty file with the full schema
             empty = self.pipeline.judge(pa.array([], pa.string()))
+            if self.pipeline.config.id_field is not None:
+                empty = with_id(empty, pa.record_batch({}), self.pipeline.config.id_field)
             later = None
             if self.pipeline.later is not None:
                 later, _ = self.pipeline.measure_later(pa.array([], pa.large_string()))
@@ -284,6 +287,7 @@ def _scan_jsonl(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch:
         block_bytes=cfg.block_mb << 20,
         max_record_bytes=cfg.max_record_mb << 20,
         survivor_texts=later,
+        id_field=cfg.id_field,
     )
     first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
     consumed = 0
@@ -373,6 +377,8 @@ def _scan_parquet_batches(
             except TypeError as e:  # the core names the six string/binary types it reads
                 raise ShardError(f"text column {cfg.text_field!r}: {e}") from e
             first.observe(judged.column("reject_reason"))
+            if cfg.id_field is not None:
+                judged = with_id(judged, batch, cfg.id_field)
             survivors = None
             if ctx.pipeline.later is not None:
                 survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
@@ -383,6 +389,22 @@ def _scan_parquet_batches(
         first.finish()
     finally:
         rejects.close()
+
+
+def with_id(judged: pa.RecordBatch, batch: pa.RecordBatch, field: str) -> pa.RecordBatch:
+    """A Parquet batch's scores with its records' ids (column `field`, as text; null when the
+    file has no such column) after ``length``, where the JSONL scan puts them."""
+    ids = column_at(batch, field)
+    n = judged.num_rows
+    if ids is None or pa.types.is_nested(ids.type):  # as JSONL: only strings and numbers
+        ids = pa.nulls(n, pa.string())
+    else:
+        try:
+            ids = pc.cast(ids, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise ShardError(f"id column {field!r} ({ids.type}) does not read as text: {e}") from e
+    at = judged.schema.get_field_index("length") + 1
+    return judged.add_column(at, pa.field("id", pa.string()), ids)
 
 
 class _ParquetRejects:

@@ -153,7 +153,7 @@ impl PyScanner {
     ) -> PyResult<Self> {
         let pack = parse(py, source, syntax)?;
         let schema = output::schema(&pack, pattern_counts);
-        let scores_schema = output::scores_schema(&pack, pattern_counts);
+        let scores_schema = output::scores_schema(&pack, pattern_counts, false);
         let options = ScanOptions {
             threads,
             pattern_counts,
@@ -266,6 +266,7 @@ impl PyScanner {
                         rows: (first_row..first_row + n as u64).collect(),
                         offsets: None,
                         lengths,
+                        ids: None,
                     };
                     output::scores_batch(scanner.pack(), &self.scores_schema, placement, judged)
                 })
@@ -274,8 +275,8 @@ impl PyScanner {
         finish(py, batch)
     }
 
-    /// The keep rule over a scores batch (its `score` and group-count columns, and
-    /// `reject_reason`): one boolean per row, false for rejected rows. The rule the scan
+    /// The keep rule over a scores batch (its `score` column and the required groups' count
+    /// columns): one boolean per row, false where the score is null. The rule the scan
     /// applied, for deciding again from a scores file (`fastscan select`).
     #[pyo3(signature = (batch, *, min_score = DEFAULT_MIN_SCORE, require = Vec::new()))]
     fn keeps_arrow<'py>(
@@ -299,7 +300,6 @@ impl PyScanner {
             .as_any()
             .downcast_ref::<Float64Array>()
             .ok_or_else(|| PyTypeError::new_err("column \"score\" must be float64"))?;
-        let reasons = column("reject_reason")?;
         let mut groups: Vec<Option<&UInt32Array>> = vec![None; pack.groups.len()];
         let mut arrays = Vec::new();
         for name in &require {
@@ -326,7 +326,7 @@ impl PyScanner {
                 for (slot, group) in counts.iter_mut().zip(&groups) {
                     *slot = group.map_or(0, |g| g.value(i));
                 }
-                Some(reasons.is_null(i) && score.is_valid(i) && rule.keeps(score.value(i), &counts))
+                Some(score.is_valid(i) && rule.keeps(score.value(i), &counts))
             })
             .collect();
         let keeps = PyArray::from_array_ref(Arc::new(keeps))

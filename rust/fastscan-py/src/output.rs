@@ -64,13 +64,16 @@ pub fn record_batch(
 
 /// The schema of a scores file: `row`, `offset` (JSONL only), `length` (bytes), the scan
 /// columns of [`schema`], `decision` (`kept` / `dropped` / `rejected`) and `reject_reason`.
-pub fn scores_schema(pack: &Pack, pattern_counts: bool) -> SchemaRef {
+pub fn scores_schema(pack: &Pack, pattern_counts: bool, id: bool) -> SchemaRef {
     let scan = schema(pack, pattern_counts);
     let mut fields = vec![
         Field::new("row", DataType::UInt64, false),
         Field::new("offset", DataType::UInt64, true),
         Field::new("length", DataType::UInt64, false),
     ];
+    if id {
+        fields.push(Field::new("id", DataType::Utf8, true));
+    }
     fields.extend(scan.fields().iter().map(|f| f.as_ref().clone()));
     fields.push(Field::new("decision", DataType::Utf8, false));
     fields.push(Field::new("reject_reason", DataType::Utf8, true));
@@ -82,6 +85,8 @@ pub struct Placement {
     pub rows: Vec<u64>,
     pub offsets: Option<Vec<u64>>,
     pub lengths: Vec<u64>,
+    /// Each record's id, when the schema has an `id` column.
+    pub ids: Option<Vec<Option<String>>>,
 }
 
 /// Builds a scores batch (schema from [`scores_schema`]).
@@ -100,6 +105,9 @@ pub fn scores_batch(
         },
         Arc::new(UInt64Array::from(placement.lengths)),
     ];
+    if let Some(ids) = placement.ids {
+        columns.push(Arc::new(StringArray::from(ids)));
+    }
     columns.extend(scan_columns(pack, judged.scan)?);
     let decisions: StringArray = judged.decisions.iter().map(|d| Some(d.as_str())).collect();
     let reasons: StringArray = judged

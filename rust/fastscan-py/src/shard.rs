@@ -34,12 +34,17 @@ fn options(
     block_bytes: usize,
     max_record_bytes: usize,
     survivor_texts: bool,
+    id_field: Option<&str>,
 ) -> PyResult<JsonlOptions> {
     Ok(JsonlOptions {
         text_field: FieldPath::parse(text_field).map_err(PyValueError::new_err)?,
         block_bytes,
         max_record_bytes,
         survivor_texts,
+        id_field: id_field
+            .map(FieldPath::parse)
+            .transpose()
+            .map_err(PyValueError::new_err)?,
     })
 }
 
@@ -82,7 +87,8 @@ impl PyJsonlShard {
     #[pyo3(signature = (
         scanner, path, *, rejects_path, rejects_compression = "none",
         text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
-        block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false
+        block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false,
+        id_field = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -97,11 +103,18 @@ impl PyJsonlShard {
         block_bytes: usize,
         max_record_bytes: usize,
         survivor_texts: bool,
+        id_field: Option<&str>,
     ) -> PyResult<Self> {
         let core = Arc::clone(&scanner.inner);
         let rule = KeepRule::new(core.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
         let rejects_compression = compression(rejects_compression, "rejects_compression")?;
-        let options = options(text_field, block_bytes, max_record_bytes, survivor_texts)?;
+        let options = options(
+            text_field,
+            block_bytes,
+            max_record_bytes,
+            survivor_texts,
+            id_field,
+        )?;
         let shard = py
             .detach(|| {
                 JsonlShard::open(
@@ -116,7 +129,11 @@ impl PyJsonlShard {
             .map_err(|e| to_pyerr(py, e))?;
         Ok(PyJsonlShard {
             inner: Mutex::new(Some(shard)),
-            schema: crate::output::scores_schema(core.pack(), core.options().pattern_counts),
+            schema: crate::output::scores_schema(
+                core.pack(),
+                core.options().pattern_counts,
+                id_field.is_some(),
+            ),
             scanner: core,
             survivor_texts,
             blank_lines: std::sync::atomic::AtomicU64::new(0),
@@ -139,6 +156,7 @@ impl PyJsonlShard {
             rows: report.rows,
             offsets: Some(report.offsets),
             lengths: report.lengths,
+            ids: report.ids,
         };
         let batch = py
             .detach(|| scores_batch(self.scanner.pack(), &self.schema, placement, report.judged))
@@ -230,7 +248,7 @@ pub fn copy_rows(
             ))
         }
     };
-    let options = options(text_field, block_bytes, max_record_bytes, false)?;
+    let options = options(text_field, block_bytes, max_record_bytes, false, None)?;
     let rows = u64_values(rows, "rows")?;
     let offsets = u64_values(offsets, "offsets")?;
     let lengths = u64_values(lengths, "lengths")?;

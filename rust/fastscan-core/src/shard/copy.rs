@@ -103,6 +103,10 @@ fn content(raw: &[u8]) -> &[u8] {
     raw.strip_suffix(b"\r").unwrap_or(raw)
 }
 
+fn read_error(input: &Path) -> impl Fn(std::io::Error) -> CoreError + '_ {
+    move |e| CoreError::io(format!("cannot read {}", input.display()), e)
+}
+
 fn changed(input: &Path, what: &str) -> CoreError {
     CoreError::Config(format!(
         "{} changed since it was scored ({what}): score it again",
@@ -149,9 +153,9 @@ fn copy_ranges(
     options: &JsonlOptions,
     sink: &mut Sink,
 ) -> Result<()> {
-    let read_err = |e| CoreError::io(format!("cannot read {}", input.display()), e);
-    let mut file = File::open(input).map_err(read_err)?;
-    let size = file.metadata().map_err(read_err)?.len();
+    let read_err = read_error(input);
+    let mut file = File::open(input).map_err(&read_err)?;
+    let size = file.metadata().map_err(&read_err)?.len();
     let mut line = Vec::new();
     for (&offset, &length) in chosen.offsets.iter().zip(chosen.lengths) {
         let end = offset.checked_add(length).filter(|&end| end <= size);
@@ -159,8 +163,8 @@ fn copy_ranges(
             return Err(changed(input, "it is shorter"));
         };
         line.resize(usize::try_from(length).unwrap_or(usize::MAX), 0);
-        file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
-        file.read_exact(&mut line).map_err(read_err)?;
+        file.seek(SeekFrom::Start(offset)).map_err(&read_err)?;
+        file.read_exact(&mut line).map_err(&read_err)?;
         // Every line but the last ends with its newline.
         if end < size && line.last() != Some(&b'\n') {
             return Err(changed(input, &format!("no line ends at byte {end}")));
@@ -178,17 +182,17 @@ fn copy_streamed(
     options: &JsonlOptions,
     sink: &mut Sink,
 ) -> Result<()> {
-    let read_err = |e| CoreError::io(format!("cannot read {}", input.display()), e);
+    let read_err = read_error(input);
     let decoder = open_decoder(
         input,
         Compression::from_path(input),
         Arc::new(AtomicU64::new(0)),
     )
-    .map_err(read_err)?;
+    .map_err(&read_err)?;
     let mut blocks = LineBlocks::new(decoder, options.block_bytes, options.max_record_bytes);
     let mut next = 0;
     while next < chosen.rows.len() {
-        let Some(block) = blocks.next_block().map_err(read_err)? else {
+        let Some(block) = blocks.next_block().map_err(&read_err)? else {
             return Err(changed(
                 input,
                 &format!("it ends before row {}", chosen.rows[next]),

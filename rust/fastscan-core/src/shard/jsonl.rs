@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::compression::{open_decoder, Compression};
 use super::judge::{judge, Decision, Judged, KeepRule, RejectReason};
 use super::lines::{Block, LineBlocks};
-use super::record::{extract_text, FieldPath, RecordError};
+use super::record::{extract_fields, FieldPath, RecordError};
 use super::rejects::{Reject, RejectWriter};
 use crate::error::{CoreError, Result};
 use crate::scan::Scanner;
@@ -39,6 +39,9 @@ pub struct JsonlOptions {
     /// Whether each block report carries the texts of the records the keep rule keeps (for
     /// the stages after it).
     pub survivor_texts: bool,
+    /// A field whose value (a string, or a number's JSON text) each block report carries as
+    /// the record's id, read in the same parse as the text.
+    pub id_field: Option<FieldPath>,
 }
 
 impl Default for JsonlOptions {
@@ -48,6 +51,7 @@ impl Default for JsonlOptions {
             block_bytes: 8 << 20,
             max_record_bytes: 64 << 20,
             survivor_texts: false,
+            id_field: None,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct BlockReport {
     /// With [`JsonlOptions::survivor_texts`]: the texts of the kept records, in order, as
     /// UTF-8 bytes and `n + 1` offsets into them (Arrow's large-string layout).
     pub survivors: Texts,
+    /// With [`JsonlOptions::id_field`]: each record's id (None: absent, or rejected).
+    pub ids: Option<Vec<Option<String>>>,
 }
 
 /// Texts in one buffer: text `i` is `data[offsets[i]..offsets[i + 1]]`.
@@ -155,22 +161,37 @@ impl JsonlShard {
     fn process(&mut self, block: &Block) -> Result<BlockReport> {
         let data = &block.data;
         let field = &self.options.text_field;
+        let id_field = self.options.id_field.as_ref();
         let max = self.options.max_record_bytes;
-        let parse = |line: &super::lines::Line| -> std::result::Result<Cow<'_, str>, RecordError> {
+        let parse = |line: &super::lines::Line| -> Parsed<'_> {
             match line.oversized {
                 Some(len) => Err(RecordError {
                     reason: RejectReason::RecordTooLarge,
                     detail: format!("line of {len} bytes is over the {max}-byte record limit"),
                 }),
-                None => extract_text(line.content(data), field),
+                None => extract_fields(line.content(data), field, id_field),
             }
         };
-        let parsed: Vec<_> = if self.scanner.threads().0 == 1 {
+        let fields: Vec<Parsed<'_>> = if self.scanner.threads().0 == 1 {
             block.lines.iter().map(parse).collect()
         } else {
             self.scanner
                 .install(|| block.lines.par_iter().with_min_len(64).map(parse).collect())?
         };
+        let ids = id_field.map(|_| {
+            fields
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .ok()
+                        .and_then(|(_, id)| id.as_deref().map(str::to_owned))
+                })
+                .collect()
+        });
+        let parsed: Vec<_> = fields
+            .into_iter()
+            .map(|f| f.map(|(text, _)| text))
+            .collect();
         let texts: Vec<&[u8]> = parsed
             .iter()
             .map(|p| p.as_ref().map_or(&[][..], |t| t.as_bytes()))
@@ -198,6 +219,7 @@ impl JsonlShard {
             blank_lines: block.blank_lines,
             stream_bytes: block.stream_bytes,
             survivors,
+            ids,
         })
     }
 
@@ -236,6 +258,9 @@ impl JsonlShard {
         Ok(rejects)
     }
 }
+
+/// A line's text and id, or why it has no text.
+type Parsed<'a> = std::result::Result<(Cow<'a, str>, Option<Cow<'a, str>>), RecordError>;
 
 /// The texts of the records the keep rule kept, in order.
 fn survivor_texts(

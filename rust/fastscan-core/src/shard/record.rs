@@ -38,9 +38,11 @@ impl fmt::Display for FieldPath {
     }
 }
 
-/// What the walk found at the end of the path.
+/// What the walk found at the end of a path.
 enum Found<'a> {
     Text(Cow<'a, str>),
+    /// A number, as its JSON text (an id may be one; a text may not).
+    Number(String),
     Missing,
     /// The JSON type found instead of a string.
     NotString(&'static str),
@@ -55,6 +57,16 @@ pub struct RecordError {
 
 /// The text at `path` in the JSON object `line`.
 pub fn extract_text<'a>(line: &'a [u8], path: &FieldPath) -> Result<Cow<'a, str>, RecordError> {
+    extract_fields(line, path, None).map(|(text, _)| text)
+}
+
+/// The text at `path` and, with `id`, the record's id (a string, or a number as its JSON
+/// text; None when absent or of another type), in one parse of `line`.
+pub fn extract_fields<'a>(
+    line: &'a [u8],
+    path: &FieldPath,
+    id: Option<&FieldPath>,
+) -> Result<(Cow<'a, str>, Option<Cow<'a, str>>), RecordError> {
     let line = std::str::from_utf8(line).map_err(|e| RecordError {
         reason: RejectReason::InvalidUtf8,
         detail: e.to_string(),
@@ -62,8 +74,8 @@ pub fn extract_text<'a>(line: &'a [u8], path: &FieldPath) -> Result<Cow<'a, str>
     // A byte order mark (what some tools put at the start of a UTF-8 file) is not JSON.
     let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let mut de = serde_json::Deserializer::from_str(line);
-    let found = Walk {
-        path: path.segments(),
+    let [found, id] = Walk {
+        paths: [Some(path.segments()), id.map(FieldPath::segments)],
     }
     .deserialize(&mut de)
     .and_then(|found| de.end().map(|()| found))
@@ -71,11 +83,20 @@ pub fn extract_text<'a>(line: &'a [u8], path: &FieldPath) -> Result<Cow<'a, str>
         reason: RejectReason::InvalidJson,
         detail: e.to_string(),
     })?;
+    let id = match id {
+        Found::Text(text) => Some(text),
+        Found::Number(number) => Some(Cow::Owned(number)),
+        _ => None,
+    };
     match found {
-        Found::Text(text) => Ok(text),
+        Found::Text(text) => Ok((text, id)),
         Found::Missing => Err(RecordError {
             reason: RejectReason::MissingField,
             detail: format!("no string field {path}"),
+        }),
+        Found::Number(_) => Err(RecordError {
+            reason: RejectReason::NotAString,
+            detail: format!("field {path} is a number, not a string"),
         }),
         Found::NotString(kind) => Err(RecordError {
             reason: RejectReason::NotAString,
@@ -84,75 +105,90 @@ pub fn extract_text<'a>(line: &'a [u8], path: &FieldPath) -> Result<Cow<'a, str>
     }
 }
 
-/// Walks `path` (the remaining segments) into the value being deserialized.
+/// Walks up to two paths (the remaining segments; None: not followed) into the value being
+/// deserialized, in one pass.
 struct Walk<'p> {
-    path: &'p [String],
+    paths: [Option<&'p [String]>; 2],
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = Found<'de>;
+    type Value = [Found<'de>; 2];
 
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Found<'de>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = Found<'de>;
+    type Value = [Found<'de>; 2];
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Found<'de>, E> {
-        Ok(self.leaf(|| Cow::Borrowed(v)))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Text(Cow::Borrowed(v))))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Found<'de>, E> {
-        Ok(self.leaf(|| Cow::Owned(v.to_owned())))
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Text(Cow::Owned(v.to_owned()))))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Found<'de>, E> {
-        Ok(self.leaf(|| Cow::Owned(v)))
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Text(Cow::Owned(v.clone()))))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Found<'de>, E> {
-        Ok(self.other("a boolean"))
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::NotString("a boolean")))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Found<'de>, E> {
-        Ok(self.other("a number"))
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Number(v.to_string())))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Found<'de>, E> {
-        Ok(self.other("a number"))
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Number(v.to_string())))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Found<'de>, E> {
-        Ok(self.other("a number"))
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::Number(v.to_string())))
     }
 
-    fn visit_unit<E>(self) -> Result<Found<'de>, E> {
-        Ok(self.other("null"))
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(self.leaf(|| Found::NotString("null")))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found<'de>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(self.other("an array"))
+        Ok(self.leaf(|| Found::NotString("an array")))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
-        let Some((head, rest)) = self.path.split_first() else {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = self.leaf(|| Found::NotString("an object"));
+        // The path heads to look for here, and what follows each.
+        let heads = self.paths.map(|p| {
+            p.and_then(|p| p.split_first())
+                .map(|(head, _)| head.as_str())
+        });
+        let rests = self
+            .paths
+            .map(|p| p.and_then(|p| p.split_first()).map(|(_, rest)| rest));
+        if heads == [None, None] {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Found::NotString("an object"));
-        };
+            return Ok(found);
+        }
         // Like Python's json module, the last of duplicate keys wins.
-        let mut found = Found::Missing;
-        while let Some(is_head) = map.next_key_seed(KeyIs(head))? {
-            if is_head {
-                found = map.next_value_seed(Walk { path: rest })?;
-            } else {
+        while let Some(hits) = map.next_key_seed(KeyIs(heads))? {
+            if hits == [false, false] {
                 map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let paths = [0, 1].map(|i| if hits[i] { rests[i] } else { None });
+            let [a, b] = map.next_value_seed(Walk { paths })?;
+            for (i, value) in [a, b].into_iter().enumerate() {
+                if hits[i] {
+                    found[i] = value;
+                }
             }
         }
         Ok(found)
@@ -160,44 +196,37 @@ impl<'de> Visitor<'de> for Walk<'_> {
 }
 
 impl<'de> Walk<'_> {
-    /// A scalar: the text when the path ends here, otherwise the path is missing.
-    fn leaf(&self, text: impl FnOnce() -> Cow<'de, str>) -> Found<'de> {
-        if self.path.is_empty() {
-            Found::Text(text())
-        } else {
-            Found::Missing
-        }
-    }
-
-    fn other(&self, kind: &'static str) -> Found<'de> {
-        if self.path.is_empty() {
-            Found::NotString(kind)
-        } else {
-            Found::Missing
-        }
+    /// A value: what each path that ends here finds (`value`); a path that goes on finds
+    /// nothing in a scalar; a path not followed finds nothing.
+    fn leaf(&self, value: impl Fn() -> Found<'de>) -> [Found<'de>; 2] {
+        self.paths.map(|p| match p {
+            Some([]) => value(),
+            _ => Found::Missing,
+        })
     }
 }
 
-/// Deserializes a map key into "is it `name`?" without allocating for plain keys.
-struct KeyIs<'n>(&'n str);
+/// Deserializes a map key into "is it each of these names?" without allocating for plain
+/// keys.
+struct KeyIs<'n>([Option<&'n str>; 2]);
 
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
+    type Value = [bool; 2];
 
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<[bool; 2], D::Error> {
         de.deserialize_str(self)
     }
 }
 
 impl Visitor<'_> for KeyIs<'_> {
-    type Value = bool;
+    type Value = [bool; 2];
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
+    fn visit_str<E>(self, v: &str) -> Result<[bool; 2], E> {
+        Ok(self.0.map(|name| name == Some(v)))
     }
 }
 
@@ -237,6 +266,41 @@ mod tests {
             extract_text(br#"{"text": "plain"}"#, &FieldPath::parse("text").unwrap()),
             Ok(Cow::Borrowed("plain"))
         ));
+    }
+
+    #[test]
+    fn finds_the_id_in_the_same_pass() {
+        let text = FieldPath::parse("text").unwrap();
+        let id = |line: &str, path: &str| {
+            let path = FieldPath::parse(path).unwrap();
+            extract_fields(line.as_bytes(), &text, Some(&path))
+                .map(|(t, id)| (t.into_owned(), id.map(Cow::into_owned)))
+                .map_err(|e| e.reason)
+        };
+        let some = |t: &str, i: &str| Ok((t.to_owned(), Some(i.to_owned())));
+        assert_eq!(id(r#"{"id": "a-1", "text": "x"}"#, "id"), some("x", "a-1"));
+        assert_eq!(id(r#"{"text": "x", "id": 17}"#, "id"), some("x", "17"));
+        assert_eq!(
+            id(r#"{"meta": {"id": 2.5}, "text": "x"}"#, "meta.id"),
+            some("x", "2.5")
+        );
+        assert_eq!(id(r#"{"text": "x"}"#, "id"), Ok(("x".to_owned(), None)));
+        assert_eq!(
+            id(r#"{"text": "x", "id": [1]}"#, "id"),
+            Ok(("x".to_owned(), None))
+        );
+        // Both paths through one object, and the text path as the id path.
+        let both = FieldPath::parse("m.t").unwrap();
+        let got = extract_fields(
+            br#"{"m": {"i": "k", "t": "v"}}"#,
+            &both,
+            Some(&FieldPath::parse("m.i").unwrap()),
+        )
+        .unwrap();
+        assert_eq!((got.0.as_ref(), got.1.as_deref()), ("v", Some("k")));
+        assert_eq!(id(r#"{"text": "x"}"#, "text"), some("x", "x"));
+        // A missing id never makes a reject; a bad text still does.
+        assert_eq!(id(r#"{"id": 1}"#, "id"), Err(RejectReason::MissingField));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    arguments_text, call_from, call_object, no_ids, no_response_names, no_text_beside, obj,
-    one_call_per_turn, plain_message, record_with, split_system, tools_from, turns, Format, Loss,
-    ReadError, Sink, Turn,
+    arguments_text, call_from, call_object, no_ids, no_text_beside, obj, one_call_per_turn,
+    plain_message, plain_turns, record_with, tools_from, turns, Format, Loss, ReadError, Sink,
+    Turn,
 };
 use crate::toolcalls::model::{Call, Message, Record, Role, Tool};
 
@@ -204,9 +204,7 @@ fn push_call(record: &mut Record, call: Call) {
 }
 
 pub(super) fn write_lmflow(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss> {
-    no_ids(record, sink)?;
-    no_response_names(record, sink)?;
-    let (system, rest) = split_system(record, sink)?;
+    let (system, rest) = plain_turns(record, sink)?;
     let mut messages = Vec::new();
     let mut last_was_call = false;
     for (i, m) in rest.into_iter().enumerate() {

@@ -516,6 +516,17 @@ pub(crate) fn no_markup(record: &Record, marks: &[&str], sink: &mut Sink<'_>) ->
     Ok(())
 }
 
+/// The system prompt and the other turns of a record written as plain turns, which carry
+/// neither call ids nor the names of responding tools (both refused or dropped as `sink` says).
+pub(crate) fn plain_turns<'r>(
+    record: &'r Record,
+    sink: &mut Sink<'_>,
+) -> Result<(Option<&'r str>, Vec<&'r super::model::Message>), Loss> {
+    no_ids(record, sink)?;
+    no_response_names(record, sink)?;
+    split_system(record, sink)
+}
+
 /// The system prompt (only a first system message; others refused) and the other messages.
 pub(crate) fn split_system<'r>(
     record: &'r Record,

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    call_from, call_object, no_ids, no_response_names, no_text_beside, obj, plain_message,
-    record_with, split_system, turns, Loss, ReadError, Sink,
+    call_from, call_object, no_text_beside, obj, plain_message, plain_turns, record_with, turns,
+    Loss, ReadError, Sink,
 };
 use crate::toolcalls::model::{Call, Message, Record, Role, Tool};
 
@@ -38,9 +38,7 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
 }
 
 pub(super) fn write(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss> {
-    no_ids(record, sink)?;
-    no_response_names(record, sink)?;
-    let (system, rest) = split_system(record, sink)?;
+    let (system, rest) = plain_turns(record, sink)?;
     let mut turns = Vec::new();
     for (i, m) in rest.into_iter().enumerate() {
         let (from, value) = match m.role {

@@ -4,10 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{
-    no_ids, no_response_names, no_text_beside, obj, plain_message, split_system, text, turns, Loss,
-    ReadError, Sink,
-};
+use super::{no_text_beside, obj, plain_message, plain_turns, text, turns, Loss, ReadError, Sink};
 use crate::toolcalls::model::{Arguments, Call, Message, Record, Role, Tool};
 use crate::toolcalls::pylit;
 
@@ -101,9 +98,7 @@ pub(super) fn read(v: &Value) -> Result<Record, ReadError> {
 }
 
 pub(super) fn write(record: &Record, sink: &mut Sink<'_>) -> Result<Value, Loss> {
-    no_ids(record, sink)?;
-    no_response_names(record, sink)?;
-    let (system, rest) = split_system(record, sink)?;
+    let (system, rest) = plain_turns(record, sink)?;
     let mut turns = Vec::new();
     for (i, m) in rest.into_iter().enumerate() {
         let value = if m.calls.is_empty() {
