@@ -6,6 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -97,14 +101,36 @@ def test_shard_level_problems_are_reported_and_others_finish(tmp_path: Path) -> 
     assert str(root / "notes.txt") not in report["ignored_files"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "in/locked.jsonl", jsonl_bytes(sample_records()))
-    path.chmod(0)
-    try:
-        report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out")
-    finally:
-        path.chmod(0o644)
+    """A file the run may not read fails its shard with the OS's reason. Root reads files
+    whatever their mode, so as root (CI) the run is made as `nobody` (setpriv)."""
+    if os.geteuid() != 0:
+        path = write_jsonl(tmp_path / "in/locked.jsonl", jsonl_bytes(sample_records()))
+        path.chmod(0)
+        try:
+            report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out")
+        finally:
+            path.chmod(0o644)
+    else:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux) to become nobody")
+        base = Path(tempfile.mkdtemp(prefix="fastscan-unreadable-"))  # not under pytest's 0700
+        try:
+            base.chmod(0o755)
+            path = write_jsonl(base / "in/locked.jsonl", jsonl_bytes(sample_records()))
+            path.chmod(0)
+            (base / "out").mkdir(mode=0o777)
+            (base / "out").chmod(0o777)
+            done = subprocess.run(
+                [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                 "-m", "fastscan.filter.cli", str(base / "in"), "-o", str(base / "out"), "--json"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert done.returncode == 1, done.stderr
+            report = json.loads(done.stdout)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     assert report["shards"][0]["status"] == "failed"
     assert "Permission denied" in report["shards"][0]["error"]
 
