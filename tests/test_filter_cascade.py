@@ -119,6 +119,10 @@ def test_filter_with_a_cascade_keeps_what_the_cascade_keeps(
     assert funnel[-1]["bytes_out"] == totals["kept"]["bytes"]
     for e in report["shards"]:
         assert e["funnel"][-1]["docs_out"] == e["kept"]["docs"]
+    # Each stage's time reaches the funnel (phase 1 measures it, phase 2 reports it).
+    for line in funnel:
+        assert line["seconds"] > 0, line["stage"]
+    assert report["timing"]["stage_seconds"]["patterns"] > 0
 
 
 def test_cascade_runs_resume_byte_identically(corpus: Path, config: Path, tmp_path: Path) -> None:

@@ -89,6 +89,11 @@ class JsonlShard:
         max_record_bytes: int = ...,
         survivor_texts: bool = False,
         id_field: str | None = None,
+        kept_path: str | os.PathLike[str] | None = None,
+        kept_compression: str = "none",
+        lmflow_dir: str | os.PathLike[str] | None = None,
+        lmflow_stem: str = "kept",
+        lmflow_max_bytes: int = ...,
     ) -> Self: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
@@ -96,8 +101,8 @@ class JsonlShard:
     def consumed(self) -> int: ...
     @property
     def blank_lines(self) -> int: ...
-    def finish(self) -> str | None:
-        """Completes the rejects file: its path, or None when nothing was rejected."""
+    def finish(self) -> tuple[str | None, list[str]]:
+        """Completes the outputs: (the rejects file or None, the kept files written)."""
 
 def copy_rows(
     path: str | os.PathLike[str],

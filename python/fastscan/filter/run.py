@@ -290,6 +290,7 @@ class Run:
             done = _load_marker(self.out, shard)
             if (
                 done is not None
+                and entry["relative"] not in self.fresh  # scored again: decided again
                 and done.get("selection") == selector.fingerprint
                 and done.get("input") == entry.get("input")
             ):

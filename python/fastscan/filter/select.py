@@ -43,15 +43,16 @@ from fastscan.filter.outputs import (
     KeptRows,
     ShardError,
     batch_texts,
-    input_compression,
     jsonl_to_parquet,
     kept_name,
 )
 from fastscan.filter.plan import Shard
 from fastscan.filter.shard import (
     PARQUET_BATCH_ROWS,
+    kept_arguments,
     marker_path,
     move,
+    place_kept,
     scored_path,
     shard_entry,
     staging_dir,
@@ -118,11 +119,23 @@ def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector)
         tally, lines, chosen, summary = decided
         tally.blank_lines = scored.get("blank_lines", 0)
         tally.check()
-        kept_files = write_kept(shard, pipeline, sel.tokenizer, chosen, stage)
+        scanned = scored["scored"].get("kept")
+        kept_files: list[Path] | None = None
+        if scanned is not None and sel.source == sel.out and not sel.cutoffs:
+            # The scan wrote them (its keep rule was the whole decision): they must agree.
+            if len(chosen[0]) != scored["scored"]["kept_docs"]:
+                raise AssertionError(
+                    f"{shard.relative}: the scan kept {scored['scored']['kept_docs']} records, "
+                    f"the decision {len(chosen[0])}"
+                )
+        else:
+            kept_files = write_kept(shard, pipeline, sel.tokenizer, chosen, stage)
         entry = shard_entry(shard, tally, scored["seconds"] + time.perf_counter() - started)
         entry["input"] = scored["input"]
         if "worker" in scored:  # where a Ray task scored it
             entry["worker"] = scored["worker"]
+        for line in lines:  # the time each stage took is phase 1's
+            line.setup_seconds, line.seconds = scored["stage_seconds"].get(line.name, (0.0, 0.0))
         entry["funnel"] = [line.to_dict() for line in lines]
         entry["summary"] = summary
         entry["selection"] = sel.fingerprint
@@ -227,25 +240,10 @@ def write_kept(
             "block_bytes": cfg.block_mb << 20,
             "max_record_bytes": cfg.max_record_mb << 20,
         }
-        if fmt == "lmflow":
-            files = _fastscan.copy_rows(
-                shard.path,
-                *arrays,
-                lmflow_dir=kept_dir,
-                lmflow_stem=Path(shard.relative).name,
-                lmflow_max_bytes=cfg.lmflow_shard_mb << 20,
-                **common,
-            )
-            return [Path(p) for p in files]
-        if fmt == "jsonl":
-            compression = cfg.output_compression or input_compression(shard)
-            files = _fastscan.copy_rows(
-                shard.path,
-                *arrays,
-                kept_path=kept_dir / "part",
-                kept_compression=compression,
-                **common,
-            )
+        target = kept_arguments(shard, cfg, stage)
+        if target:  # lines or texts, as the scan writes them
+            rows_, offsets_, lengths_ = arrays
+            files = _fastscan.copy_rows(shard.path, rows_, offsets_, lengths_, **target, **common)
             return [Path(p) for p in files]
         plain = stage / "kept.jsonl"
         _fastscan.copy_rows(shard.path, *arrays, kept_path=plain, **common)
@@ -277,22 +275,18 @@ def _commit(
     scored: dict[str, Any],
     sel: Selector,
     stage: Path,
-    kept_files: list[Path],
+    kept_files: list[Path] | None,
     rewrite: bool,
 ) -> dict[str, Any]:
     """Moves a decided shard's files into place (removing kept files an earlier decision
-    wrote that this one does not); returns their paths relative to the output."""
+    wrote that this one does not); returns their paths relative to the output. `kept_files`
+    None: the scan put them in place already."""
     out = sel.out
-    cfg = sel.pipeline.config
-    _, kept_rel = kept_name(shard, cfg)
     moved: dict[str, Any] = {"kept": [], "scores": None, "rejects": None}
-    for f in kept_files:
-        if f.name == "part":
-            target = out / "kept" / kept_rel
-        else:  # LMFlow parts keep their own names, next to where the shard's file would be
-            target = out / "kept" / Path(kept_rel).parent / f.name
-        move(f, target)
-        moved["kept"].append(target.relative_to(out).as_posix())
+    if kept_files is None:
+        moved["kept"] = list(scored["scored"]["kept"])
+    else:
+        moved["kept"] = place_kept(out, shard, sel.pipeline.config, kept_files)
     previous = _previous_kept(out, shard)
     for rel in previous - set(moved["kept"]):
         (out / rel).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
+from fastscan.filter.config import FilterConfig
 from fastscan.filter.context import Context
 from fastscan.filter.guard import FirstRecords, no_text_message
 from fastscan.filter.outdir import input_identity, inside
@@ -33,6 +34,7 @@ from fastscan.filter.outputs import (
     ShardError,
     batch_texts,
     column_at,
+    input_compression,
     json_line,
     kept_name,
     open_text_writer,
@@ -87,8 +89,9 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     started = time.perf_counter()
     scores = _Scores(stage / "scores.parquet", ctx, watch)
     try:
+        kept: list[Path] | None = None
         if shard.format == "jsonl":
-            blank_lines = _scan_jsonl(shard, ctx, stage, scores, watch)
+            blank_lines, kept = _scan_jsonl(shard, ctx, stage, scores, watch)
         elif shard.format == "parquet":
             blank_lines = _scan_parquet(shard, ctx, stage, scores, watch)
         else:
@@ -108,7 +111,7 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
             "blank_lines": blank_lines,
             "seconds": round(time.perf_counter() - started, 6),
             "stage_seconds": scores.stage_seconds(time.perf_counter() - started),
-            "scored": _commit_scored(shard, ctx, stage),
+            "scored": _commit_scored(shard, ctx, stage, kept, scores.kept_docs),
         }
         write_atomic(scored_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
         return entry
@@ -205,6 +208,7 @@ class _Scores:
         self.pending_bytes = 0
         self.rows = 0
         self.text_bytes = 0
+        self.kept_docs = 0
         self.later_seconds: dict[str, tuple[float, float]] = {}
 
     def add(self, judged: pa.RecordBatch, survivors: pa.Array | None) -> None:
@@ -245,6 +249,7 @@ class _Scores:
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
         self.text_bytes += _text_bytes(batch)
+        self.kept_docs += pc.sum(pc.equal(batch.column("decision"), "kept")).as_py() or 0
 
     def close(self) -> None:
         self.flush()
@@ -273,9 +278,15 @@ class _Scores:
         return out
 
 
-def _scan_jsonl(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent) -> int:
+def _scan_jsonl(
+    shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent
+) -> tuple[int, list[Path] | None]:
+    """Scans a JSONL shard; returns its blank lines and, when the keep rule is the run's
+    whole decision (no later stage), the kept files the scan wrote (else None: phase 2
+    writes them)."""
     cfg = ctx.config
     later = ctx.pipeline.later is not None
+    kept_args = {} if later else kept_arguments(shard, cfg, stage)
     reader = _fastscan.JsonlShard(
         ctx.scanner._inner,
         shard.path,
@@ -288,6 +299,7 @@ def _scan_jsonl(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch:
         max_record_bytes=cfg.max_record_mb << 20,
         survivor_texts=later,
         id_field=cfg.id_field,
+        **kept_args,
     )
     first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
     consumed = 0
@@ -299,8 +311,27 @@ def _scan_jsonl(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch:
         consumed = now
         scores.add(batch, texts)
     first.finish()
-    reader.finish()
-    return int(reader.blank_lines)
+    _, kept = reader.finish()
+    return int(reader.blank_lines), [Path(p) for p in kept] if kept_args else None
+
+
+def kept_arguments(shard: Shard, cfg: FilterConfig, stage: Path) -> dict[str, Any]:
+    """Where the kept lines of a JSONL shard go (the arguments of `JsonlShard` and
+    `copy_rows`), under ``stage/kept``; empty when they are not lines or texts (Parquet
+    output is converted from a JSONL file of them)."""
+    fmt, _ = kept_name(shard, cfg)
+    kept_dir = stage / "kept"
+    kept_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "lmflow":
+        return {
+            "lmflow_dir": kept_dir,
+            "lmflow_stem": Path(shard.relative).name,
+            "lmflow_max_bytes": cfg.lmflow_shard_mb << 20,
+        }
+    if fmt == "jsonl":
+        compression = cfg.output_compression or input_compression(shard)
+        return {"kept_path": kept_dir / "part", "kept_compression": compression}
+    return {}
 
 
 def _text_bytes(batch: pa.RecordBatch) -> int:
@@ -444,13 +475,18 @@ class _ParquetRejects:
             self.file.close()
 
 
-def _commit_scored(shard: Shard, ctx: Context, stage: Path) -> dict[str, Any]:
-    """Moves a scored shard's scores and rejects into place; returns their paths relative
-    to OUT."""
+def _commit_scored(
+    shard: Shard, ctx: Context, stage: Path, kept: list[Path] | None, kept_docs: int
+) -> dict[str, Any]:
+    """Moves a scored shard's scores and rejects (and kept files, when the scan wrote them)
+    into place; returns their paths relative to OUT."""
     out = ctx.out
     scores = out / "scores" / f"{shard.relative}.parquet"
     move(stage / "scores.parquet", scores)
     moved: dict[str, Any] = {"scores": scores.relative_to(out).as_posix(), "rejects": None}
+    if kept is not None:
+        moved["kept"] = place_kept(out, shard, ctx.config, kept)
+        moved["kept_docs"] = kept_docs
     rejects = out / "rejects" / rejects_name(shard)[1]
     if (stage / STAGED_REJECTS).exists():
         move(stage / STAGED_REJECTS, rejects)
@@ -458,6 +494,20 @@ def _commit_scored(shard: Shard, ctx: Context, stage: Path) -> dict[str, Any]:
     elif rejects.exists():
         rejects.unlink()
     return moved
+
+
+def place_kept(out: Path, shard: Shard, cfg: FilterConfig, files: list[Path]) -> list[str]:
+    """Moves a shard's kept files into ``out/kept``; returns their paths relative to `out`."""
+    _, kept_rel = kept_name(shard, cfg)
+    placed = []
+    for f in files:
+        if f.name == "part":
+            target = out / "kept" / kept_rel
+        else:  # LMFlow parts keep their own names, next to where the shard's file would be
+            target = out / "kept" / Path(kept_rel).parent / f.name
+        move(f, target)
+        placed.append(target.relative_to(out).as_posix())
+    return placed
 
 
 def move(source: Path, target: Path) -> None:

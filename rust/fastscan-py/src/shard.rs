@@ -48,6 +48,33 @@ fn options(
     })
 }
 
+/// Where kept records go, from the keyword arguments (`None`: neither given).
+fn kept_output(
+    kept_path: Option<PathBuf>,
+    kept_compression: &str,
+    lmflow_dir: Option<PathBuf>,
+    lmflow_stem: &str,
+    lmflow_max_bytes: u64,
+) -> PyResult<Option<KeptOutput>> {
+    Ok(match (kept_path, lmflow_dir) {
+        (Some(path), None) => Some(KeptOutput::Lines {
+            path,
+            compression: compression(kept_compression, "kept_compression")?,
+        }),
+        (None, Some(dir)) => Some(KeptOutput::Lmflow {
+            dir,
+            stem: lmflow_stem.to_owned(),
+            max_bytes: lmflow_max_bytes,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(PyValueError::new_err(
+                "give at most one of kept_path and lmflow_dir",
+            ))
+        }
+    })
+}
+
 /// A JSONL shard being scanned; iterating yields one scores `RecordBatch` per block (with
 /// `survivor_texts`, a `(batch, texts)` pair: the texts of the records the keep rule keeps).
 #[pyclass(module = "fastscan._fastscan", name = "JsonlShard", frozen)]
@@ -88,7 +115,8 @@ impl PyJsonlShard {
         scanner, path, *, rejects_path, rejects_compression = "none",
         text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false,
-        id_field = None
+        id_field = None, kept_path = None, kept_compression = "none", lmflow_dir = None,
+        lmflow_stem = "kept", lmflow_max_bytes = 256 << 20
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -104,7 +132,19 @@ impl PyJsonlShard {
         max_record_bytes: usize,
         survivor_texts: bool,
         id_field: Option<&str>,
+        kept_path: Option<PathBuf>,
+        kept_compression: &str,
+        lmflow_dir: Option<PathBuf>,
+        lmflow_stem: &str,
+        lmflow_max_bytes: u64,
     ) -> PyResult<Self> {
+        let kept = kept_output(
+            kept_path,
+            kept_compression,
+            lmflow_dir,
+            lmflow_stem,
+            lmflow_max_bytes,
+        )?;
         let core = Arc::clone(&scanner.inner);
         let rule = KeepRule::new(core.pack(), min_score, &require).map_err(|e| to_pyerr(py, e))?;
         let rejects_compression = compression(rejects_compression, "rejects_compression")?;
@@ -122,6 +162,7 @@ impl PyJsonlShard {
                     Arc::clone(&core),
                     rule,
                     options,
+                    kept.as_ref(),
                     &rejects_path,
                     rejects_compression,
                 )
@@ -183,8 +224,8 @@ impl PyJsonlShard {
         self.blank_lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Completes the rejects file; returns its path, or None when nothing was rejected.
-    fn finish(&self, py: Python<'_>) -> PyResult<Option<PathBuf>> {
+    /// Completes the outputs; returns `(rejects path or None, [kept files])`.
+    fn finish(&self, py: Python<'_>) -> PyResult<(Option<PathBuf>, Vec<PathBuf>)> {
         let shard = self
             .inner
             .lock()
@@ -232,22 +273,14 @@ pub fn copy_rows(
     block_bytes: usize,
     max_record_bytes: usize,
 ) -> PyResult<Vec<PathBuf>> {
-    let out = match (kept_path, lmflow_dir) {
-        (Some(path), None) => KeptOutput::Lines {
-            path,
-            compression: compression(kept_compression, "kept_compression")?,
-        },
-        (None, Some(dir)) => KeptOutput::Lmflow {
-            dir,
-            stem: lmflow_stem.to_owned(),
-            max_bytes: lmflow_max_bytes,
-        },
-        _ => {
-            return Err(PyValueError::new_err(
-                "give exactly one of kept_path and lmflow_dir",
-            ))
-        }
-    };
+    let out = kept_output(
+        kept_path,
+        kept_compression,
+        lmflow_dir,
+        lmflow_stem,
+        lmflow_max_bytes,
+    )?
+    .ok_or_else(|| PyValueError::new_err("give one of kept_path and lmflow_dir"))?;
     let options = options(text_field, block_bytes, max_record_bytes, false, None)?;
     let rows = u64_values(rows, "rows")?;
     let offsets = u64_values(offsets, "offsets")?;

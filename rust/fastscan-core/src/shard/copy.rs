@@ -3,8 +3,8 @@
 //! A run decides which records it keeps only after every stage has scored every shard (a
 //! `top_fraction` ranks the whole run), so the kept lines are copied from the input in a
 //! second, cheap pass: a plain file is read at the chosen lines' byte ranges only; a
-//! compressed one is decompressed and split exactly as the scan split it, up to the last
-//! chosen row. Lines are copied verbatim (or their text, for `LMFlow`), in input order, so the
+//! compressed one is decompressed once more up to the last chosen line, whose byte ranges in
+//! the decompressed stream the scores give. Lines are copied verbatim (or their text, for `LMFlow`), in input order, so the
 //! output depends only on the input and the chosen rows: a fresh run and `fastscan select`
 //! over its scores write the same bytes.
 
@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use super::compression::{open_decoder, Compression, Encoder};
 use super::jsonl::JsonlOptions;
-use super::lines::LineBlocks;
 use super::lmflow::LmflowWriter;
 use super::record::extract_text;
 use crate::error::{CoreError, Result};
@@ -46,15 +45,22 @@ pub struct Chosen<'a> {
     pub lengths: &'a [u64],
 }
 
-enum Sink {
+/// The one writer of kept records: the scan writes through it when its keep rule is a run's
+/// whole decision, [`copy_rows`] otherwise; the same lines in the same order give the same
+/// bytes either way.
+pub enum KeptSink {
     Lines(Encoder, PathBuf),
     Lmflow(LmflowWriter),
 }
 
-impl Sink {
-    fn create(out: &KeptOutput) -> Result<Sink> {
+impl KeptSink {
+    /// Creates the output.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn create(out: &KeptOutput) -> Result<KeptSink> {
         Ok(match out {
-            KeptOutput::Lines { path, compression } => Sink::Lines(
+            KeptOutput::Lines { path, compression } => KeptSink::Lines(
                 Encoder::create(path, *compression)
                     .map_err(|e| CoreError::io(format!("cannot create {}", path.display()), e))?,
                 path.clone(),
@@ -63,34 +69,50 @@ impl Sink {
                 dir,
                 stem,
                 max_bytes,
-            } => Sink::Lmflow(LmflowWriter::new(dir, stem, *max_bytes)),
+            } => KeptSink::Lmflow(LmflowWriter::new(dir, stem, *max_bytes)),
         })
     }
 
-    /// Writes one line (`raw`: terminator included).
-    fn write(&mut self, raw: &[u8], options: &JsonlOptions) -> Result<()> {
+    /// Writes one record: its line (`raw`, terminator included) or its text.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write_record(&mut self, raw: &[u8], text: &str) -> Result<()> {
         match self {
-            Sink::Lines(out, path) => out
+            KeptSink::Lines(out, path) => out
                 .write_all(raw)
                 .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e)),
-            Sink::Lmflow(out) => {
+            KeptSink::Lmflow(out) => out
+                .write_text(text)
+                .map_err(|e| CoreError::io("cannot write the LMFlow output", e)),
+        }
+    }
+
+    /// Writes one line, its text read again when the output takes texts.
+    fn write(&mut self, raw: &[u8], options: &JsonlOptions) -> Result<()> {
+        match self {
+            KeptSink::Lines(..) => self.write_record(raw, ""),
+            KeptSink::Lmflow(_) => {
                 let text = extract_text(content(raw), &options.text_field).map_err(|e| {
                     CoreError::Config(format!("a kept record no longer reads: {}", e.detail))
                 })?;
-                out.write_text(&text)
-                    .map_err(|e| CoreError::io("cannot write the LMFlow output", e))
+                self.write_record(raw, &text)
             }
         }
     }
 
-    fn finish(self) -> Result<Vec<PathBuf>> {
+    /// Completes the output; returns its files (none for `LMFlow` when nothing was kept).
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn finish(self) -> Result<Vec<PathBuf>> {
         match self {
-            Sink::Lines(out, path) => {
+            KeptSink::Lines(out, path) => {
                 out.finish()
                     .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e))?;
                 Ok(vec![path])
             }
-            Sink::Lmflow(out) => out
+            KeptSink::Lmflow(out) => out
                 .finish()
                 .map_err(|e| CoreError::io("cannot write the LMFlow output", e)),
         }
@@ -135,7 +157,7 @@ pub fn copy_rows(
     if chosen.rows.windows(2).any(|w| w[0] >= w[1]) {
         return Err(CoreError::Config("chosen rows must be ascending".into()));
     }
-    let mut sink = Sink::create(out)?;
+    let mut sink = KeptSink::create(out)?;
     if n > 0 {
         if Compression::from_path(input) == Compression::None {
             copy_ranges(input, chosen, options, &mut sink)?;
@@ -151,7 +173,7 @@ fn copy_ranges(
     input: &Path,
     chosen: Chosen<'_>,
     options: &JsonlOptions,
-    sink: &mut Sink,
+    sink: &mut KeptSink,
 ) -> Result<()> {
     let read_err = read_error(input);
     let mut file = File::open(input).map_err(&read_err)?;
@@ -174,45 +196,74 @@ fn copy_ranges(
     Ok(())
 }
 
-/// A compressed file: decompressed and split into lines as the scan split it, until the last
-/// chosen row.
+/// A compressed file: decompressed as a stream, each chosen line taken at its byte range of
+/// the decompressed bytes (no line splitting), until the last one.
 fn copy_streamed(
     input: &Path,
     chosen: Chosen<'_>,
     options: &JsonlOptions,
-    sink: &mut Sink,
+    sink: &mut KeptSink,
 ) -> Result<()> {
     let read_err = read_error(input);
-    let decoder = open_decoder(
+    let mut decoder = open_decoder(
         input,
         Compression::from_path(input),
         Arc::new(AtomicU64::new(0)),
     )
     .map_err(&read_err)?;
-    let mut blocks = LineBlocks::new(decoder, options.block_bytes, options.max_record_bytes);
-    let mut next = 0;
-    while next < chosen.rows.len() {
-        let Some(block) = blocks.next_block().map_err(&read_err)? else {
-            return Err(changed(
-                input,
-                &format!("it ends before row {}", chosen.rows[next]),
-            ));
-        };
-        for line in &block.lines {
-            if next == chosen.rows.len() || line.row != chosen.rows[next] {
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut chunk_len = 0usize;
+    let mut chunk_start = 0u64; // stream offset of chunk[0]
+    let mut before = b'\n'; // the byte before chunk[0]
+    let mut line = Vec::new();
+    for (&offset, &length) in chosen.offsets.iter().zip(chosen.lengths) {
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| changed(input, "a bad range"))?;
+        line.clear();
+        let mut at = offset;
+        while at < end {
+            let chunk_end = chunk_start + chunk_len as u64;
+            if at >= chunk_end {
+                if chunk_len > 0 {
+                    before = chunk[chunk_len - 1];
+                }
+                chunk_start = chunk_end;
+                chunk_len = read_full(&mut decoder, &mut chunk).map_err(&read_err)?;
+                if chunk_len == 0 {
+                    return Err(changed(input, &format!("it ends before byte {end}")));
+                }
                 continue;
             }
-            if line.offset != chosen.offsets[next] || line.stream_len() != chosen.lengths[next] {
-                return Err(changed(
-                    input,
-                    &format!("row {} is not where it was", line.row),
-                ));
+            let from = usize::try_from(at - chunk_start).unwrap_or(usize::MAX);
+            if at == offset {
+                // A line starts after a newline (or at the start of the stream).
+                let previous = if from == 0 { before } else { chunk[from - 1] };
+                if offset > 0 && previous != b'\n' {
+                    return Err(changed(input, &format!("no line starts at byte {offset}")));
+                }
             }
-            sink.write(line.raw(&block.data), options)?;
-            next += 1;
+            let to = usize::try_from(end.min(chunk_end) - chunk_start).unwrap_or(usize::MAX);
+            line.extend_from_slice(&chunk[from..to]);
+            at = chunk_start + to as u64;
         }
+        sink.write(&line, options)?;
     }
     Ok(())
+}
+
+/// Fills `buf` from `reader` as far as it goes; returns the bytes read (0: the end).
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]

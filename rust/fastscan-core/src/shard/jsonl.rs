@@ -7,10 +7,11 @@
 //! ```
 //!
 //! With one thread everything runs on the caller's thread; with more, a reader thread
-//! decompresses and splits ahead while the pool parses and scans. The scan writes no kept
-//! records: which records a run keeps is known only once every stage has scored them (a
-//! `top_fraction` ranks the whole run), so kept files are written afterwards from the input
-//! and the chosen rows ([`super::copy`]).
+//! decompresses and splits ahead while the pool parses and scans. Which records a run keeps
+//! is known only once every stage has scored them (a `top_fraction` ranks the whole run), so
+//! kept files are in general written afterwards from the input and the chosen rows
+//! ([`super::copy`]); when the keep rule is the run's whole decision, the scan writes them as
+//! it goes, through the same writer, saving the second read.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::compression::{open_decoder, Compression};
+use super::copy::{KeptOutput, KeptSink};
 use super::judge::{judge, Decision, Judged, KeepRule, RejectReason};
 use super::lines::{Block, LineBlocks};
 use super::record::{extract_fields, FieldPath, RecordError};
@@ -93,6 +95,7 @@ pub struct JsonlShard {
     scanner: Arc<Scanner>,
     rule: KeepRule,
     options: JsonlOptions,
+    kept: Option<KeptSink>,
     rejects: RejectWriter,
     consumed: Arc<AtomicU64>,
     done: bool,
@@ -100,12 +103,14 @@ pub struct JsonlShard {
 
 impl JsonlShard {
     /// Opens `input` (compression from its name); rejects go to `rejects` (created at the
-    /// first one).
+    /// first one); with `kept`, the records the keep rule keeps are written there as they
+    /// are scanned (for a run whose keep rule is its whole decision).
     pub fn open(
         input: &Path,
         scanner: Arc<Scanner>,
         rule: KeepRule,
         options: JsonlOptions,
+        kept: Option<&KeptOutput>,
         rejects: &Path,
         rejects_compression: Compression,
     ) -> Result<JsonlShard> {
@@ -124,12 +129,14 @@ impl JsonlShard {
                 )
             })?)
         };
+        let kept = kept.map(KeptSink::create).transpose()?;
         Ok(JsonlShard {
             path: input.to_owned(),
             source,
             scanner,
             rule,
             options,
+            kept,
             rejects: RejectWriter::new(rejects, rejects_compression),
             consumed,
             done: false,
@@ -202,6 +209,13 @@ impl JsonlShard {
             .collect();
         let judged = judge(&self.scanner, &self.rule, texts.as_slice(), &rejected)?;
         self.write_rejects(block, &parsed, &judged)?;
+        if let Some(kept) = &mut self.kept {
+            for ((line, text), decision) in block.lines.iter().zip(&parsed).zip(&judged.decisions) {
+                if let (Decision::Kept, Ok(text)) = (decision, text) {
+                    kept.write_record(line.raw(data), text)?;
+                }
+            }
+        }
         let survivors = if self.options.survivor_texts {
             survivor_texts(&parsed, &judged.decisions)
         } else {
@@ -248,14 +262,19 @@ impl JsonlShard {
         Ok(())
     }
 
-    /// Completes the rejects file (call after `next_block` returned `None`); returns its
-    /// path, or `None` when nothing was rejected.
-    pub fn finish(self) -> Result<Option<PathBuf>> {
+    /// Completes the outputs (call after `next_block` returned `None`); returns the rejects
+    /// file (`None` when nothing was rejected) and the kept files written during the scan.
+    pub fn finish(self) -> Result<(Option<PathBuf>, Vec<PathBuf>)> {
         let (_, rejects) = self
             .rejects
             .finish()
             .map_err(|e| CoreError::io("cannot write the rejects file", e))?;
-        Ok(rejects)
+        let kept = self
+            .kept
+            .map(KeptSink::finish)
+            .transpose()?
+            .unwrap_or_default();
+        Ok((rejects, kept))
     }
 }
 
