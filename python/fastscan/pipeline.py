@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from fastscan.cascade import Cascade, PatternStage
 from fastscan.cascade.cascade import Watcher, as_texts, spread
-from fastscan.cascade.decide import DECISION_COLUMNS, decide
+from fastscan.cascade.decide import DECISION_COLUMNS, Decisions, decide
 from fastscan.cascade.ranking import Cutoff
 from fastscan.filter.config import FilterConfig
 from fastscan.scanner import Scanner
@@ -85,6 +85,16 @@ class Pipeline(Cascade):
     ) -> pa.RecordBatch:
         """A scores batch with the later stages' columns (`later`: one row per survivor of
         `judged`, in order) and every record's decision."""
+        return self.complete_decided(judged, later, cutoffs, part)[0]
+
+    def complete_decided(
+        self,
+        judged: pa.RecordBatch,
+        later: pa.Table | None,
+        cutoffs: Mapping[str, Cutoff] | None = None,
+        part: int = 0,
+    ) -> tuple[pa.RecordBatch, Decisions]:
+        """`complete`, with the decisions (for the funnel's stages passed)."""
         columns = {
             name: judged.column(name)
             for name in judged.schema.names
@@ -96,7 +106,7 @@ class Pipeline(Cascade):
                 columns[name] = spread(later.column(name), survivor)
         table = pa.RecordBatch.from_pydict(columns)
         decisions = decide(self.stages, table, cutoffs, part, judged.column("row"))
-        return pa.RecordBatch.from_pydict({**columns, **decisions.columns()})
+        return pa.RecordBatch.from_pydict({**columns, **decisions.columns()}), decisions
 
     def score(self, texts: Any, invalid_tokens: Sequence[int] = ()) -> pa.RecordBatch:
         """Every stage over one batch of texts (thresholds only: a ranking needs the run)."""

@@ -34,10 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
-from fastscan.cascade.decide import DECISION_COLUMNS, Decisions, decide, find_cutoffs, funnel
-from fastscan.cascade.funnel import StageFunnel
+from fastscan.cascade.decide import DECISION_COLUMNS, decide, find_cutoffs
 from fastscan.cascade.ranking import Cutoff
-from fastscan.filter.distributions import merge, summarize
+from fastscan.filter.accounting import Accounting
+from fastscan.filter.distributions import merge
 from fastscan.filter.outdir import same_input
 from fastscan.filter.outputs import (
     KeptRows,
@@ -58,7 +58,6 @@ from fastscan.filter.shard import (
     staging_dir,
     write_atomic,
 )
-from fastscan.filter.tally import Tally
 from fastscan.pipeline import Pipeline
 
 
@@ -73,6 +72,10 @@ class Selector:
     run_id: str
     tokenizer: _fastscan.Tokenizer | None
     cutoffs: dict[str, Cutoff]
+
+    @property
+    def min_hits(self) -> dict[str, int]:
+        return {g.name: g.min_hits for g in self.pipeline.scanner.pack.groups}
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -114,30 +117,35 @@ def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector)
     (stage / "kept").mkdir(parents=True)
     try:
         source_scores = sel.source / scored["scored"]["scores"]
-        rewrite = sel.source != sel.out or bool(sel.cutoffs)
-        decided = _decide_scores(source_scores, stage / "scores.parquet", part, sel, rewrite)
-        tally, lines, chosen, summary = decided
+        names, min_hits = pipeline.names, sel.min_hits
+        if scored.get("final") is not None and sel.source == sel.out and not sel.cutoffs:
+            # Phase 1's decisions are the run's: its counts stand, its scores stay.
+            rewrite = False
+            accounting = Accounting.from_dict(scored["final"], names, min_hits)
+            chosen = _kept_rows(source_scores) if scored["scored"].get("kept") is None else None
+        else:
+            rewrite = True
+            accounting, chosen = _decide_scores(source_scores, stage / "scores.parquet", part, sel)
+        tally = accounting.tally
         tally.blank_lines = scored.get("blank_lines", 0)
         tally.check()
-        scanned = scored["scored"].get("kept")
         kept_files: list[Path] | None = None
-        if scanned is not None and sel.source == sel.out and not sel.cutoffs:
-            # The scan wrote them (its keep rule was the whole decision): they must agree.
-            if len(chosen[0]) != scored["scored"]["kept_docs"]:
-                raise AssertionError(
-                    f"{shard.relative}: the scan kept {scored['scored']['kept_docs']} records, "
-                    f"the decision {len(chosen[0])}"
-                )
-        else:
+        if chosen is not None:
             kept_files = write_kept(shard, pipeline, sel.tokenizer, chosen, stage)
+        elif tally.docs["kept"] != scored["scored"]["kept_docs"]:  # the scan wrote them
+            raise AssertionError(
+                f"{shard.relative}: the scan kept {scored['scored']['kept_docs']} records, "
+                f"the decision {tally.docs['kept']}"
+            )
         entry = shard_entry(shard, tally, scored["seconds"] + time.perf_counter() - started)
         entry["input"] = scored["input"]
         if "worker" in scored:  # where a Ray task scored it
             entry["worker"] = scored["worker"]
+        lines = list(accounting.lines.values())
         for line in lines:  # the time each stage took is phase 1's
             line.setup_seconds, line.seconds = scored["stage_seconds"].get(line.name, (0.0, 0.0))
         entry["funnel"] = [line.to_dict() for line in lines]
-        entry["summary"] = summary
+        entry["summary"] = merge(accounting.summaries)
         entry["selection"] = sel.fingerprint
         entry["outputs"] = _commit(shard, scored, sel, stage, kept_files, rewrite)
         write_atomic(marker_path(sel.out, shard), json.dumps(entry, indent=1).encode())
@@ -150,74 +158,80 @@ Chosen = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _decide_scores(
-    source: Path, target: Path, part: int, sel: Selector, rewrite: bool
-) -> tuple[Tally, list[StageFunnel], Chosen, dict[str, Any]]:
-    """Decides a scores file batch by batch (writing the decided batches to `target` when
-    `rewrite`); returns the tally, the funnel, the kept rows (row, offset, length) and the
-    summary, all from the one read."""
+    source: Path, target: Path, part: int, sel: Selector
+) -> tuple[Accounting, Chosen]:
+    """Decides a scores file batch by batch, writing the decided batches to `target`;
+    returns their accounting and the kept rows (row, offset, length), from the one read."""
     pipeline = sel.pipeline
-    min_hits = {g.name: g.min_hits for g in pipeline.scanner.pack.groups}
-    tally = Tally()
-    lines: dict[str, StageFunnel] = {}
-    rows: list[np.ndarray] = []
-    offsets: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    summaries: list[dict[str, Any]] = []
+    accounting = Accounting(pipeline.names, sel.min_hits)
+    chosen = _Chosen()
     writer: pq.ParquetWriter | None = None
     with open(source, "rb") as handle:
         scores = pq.ParquetFile(handle)
         try:
             batches = scores.iter_batches(batch_size=65536)
-            empty = scores.schema_arrow.empty_table().to_batches() or [
-                pa.RecordBatch.from_pylist([], schema=scores.schema_arrow)
-            ]
-            for batch in _non_empty(batches, empty[0]):
+            for batch in _non_empty(batches, scores.schema_arrow):
                 columns = {
                     n: batch.column(n) for n in batch.schema.names if n not in DECISION_COLUMNS
                 }
                 table = pa.RecordBatch.from_pydict(columns)
                 decisions = decide(pipeline.stages, table, sel.cutoffs, part, batch.column("row"))
                 decided = pa.RecordBatch.from_pydict({**columns, **decisions.columns()})
-                if rewrite:
-                    if writer is None:
-                        writer = pq.ParquetWriter(target, decided.schema, compression="zstd")
-                    writer.write_batch(decided)
-                tally.add(decided, min_hits)
-                summaries.append(summarize(decided, min_hits))
-                _add_funnel(lines, pipeline, decisions, batch)
-                kept = pc.equal(decisions.decision, "kept")
-                rows.append(np.asarray(pc.filter(batch.column("row"), kept), dtype=np.uint64))
-                offsets.append(
-                    np.asarray(pc.fill_null(pc.filter(batch.column("offset"), kept), 0), np.uint64)
-                )
-                lengths.append(np.asarray(pc.filter(batch.column("length"), kept), np.uint64))
+                if writer is None:
+                    writer = pq.ParquetWriter(target, decided.schema, compression="zstd")
+                writer.write_batch(decided)
+                accounting.add(decided, decisions)
+                chosen.add(decided)
         finally:
             if writer is not None:
                 writer.close()
-    chosen = (np.concatenate(rows), np.concatenate(offsets), np.concatenate(lengths))
-    return tally, list(lines.values()), chosen, merge(summaries)
+    return accounting, chosen.arrays()
 
 
-def _non_empty(
-    batches: Iterator[pa.RecordBatch], empty: pa.RecordBatch
-) -> Iterator[pa.RecordBatch]:
+def _kept_rows(source: Path) -> Chosen:
+    """The kept rows of a decided scores file (four columns read)."""
+    chosen = _Chosen()
+    with open(source, "rb") as handle:
+        scores = pq.ParquetFile(handle)
+        for batch in scores.iter_batches(
+            batch_size=65536, columns=["row", "offset", "length", "decision"]
+        ):
+            chosen.add(batch)
+    return chosen.arrays()
+
+
+class _Chosen:
+    """The kept rows of decided scores batches: row, offset (0 for Parquet) and length."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        kept = pc.equal(batch.column("decision"), "kept")
+        self.parts.append(
+            (
+                np.asarray(pc.filter(batch.column("row"), kept), np.uint64),
+                np.asarray(pc.fill_null(pc.filter(batch.column("offset"), kept), 0), np.uint64),
+                np.asarray(pc.filter(batch.column("length"), kept), np.uint64),
+            )
+        )
+
+    def arrays(self) -> Chosen:
+        if not self.parts:
+            empty = np.zeros(0, np.uint64)
+            return empty, empty, empty
+        rows, offsets, lengths = zip(*self.parts, strict=True)
+        return np.concatenate(rows), np.concatenate(offsets), np.concatenate(lengths)
+
+
+def _non_empty(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """The batches of a scores file, or one empty batch (so an empty shard is written too)."""
     seen = False
     for batch in batches:
         seen = True
         yield batch
     if not seen:
-        yield empty
-
-
-def _add_funnel(
-    lines: dict[str, StageFunnel], pipeline: Pipeline, decisions: Decisions, batch: Any
-) -> None:
-    for line in funnel(pipeline.names, decisions, batch.column("length")):
-        if line.name in lines:
-            lines[line.name].merge(line)
-        else:
-            lines[line.name] = line
+        yield pa.RecordBatch.from_pylist([], schema=schema)
 
 
 def write_kept(
@@ -254,8 +268,11 @@ def write_kept(
         try:
             first = 0
             for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-                index = np.arange(first, first + batch.num_rows, dtype=np.uint64)
-                mask = pa.array(np.isin(index, rows, assume_unique=True))
+                # The chosen rows in this batch (they are ascending): a slice of them.
+                lo, hi = np.searchsorted(rows, [first, first + batch.num_rows])
+                flags = np.zeros(batch.num_rows, dtype=bool)
+                flags[(rows[lo:hi] - first).astype(np.int64)] = True
+                mask = pa.array(flags)
                 first += batch.num_rows
                 if fmt == "lmflow":
                     kept = batch.filter(mask)

@@ -26,11 +26,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
+from fastscan.cascade.decide import Decisions
+from fastscan.filter.accounting import Accounting
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.context import Context
 from fastscan.filter.guard import FirstRecords, no_text_message
 from fastscan.filter.outdir import input_identity, inside
 from fastscan.filter.outputs import (
+    KeptRows,
     ShardError,
     batch_texts,
     column_at,
@@ -93,7 +96,7 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
         if shard.format == "jsonl":
             blank_lines, kept = _scan_jsonl(shard, ctx, stage, scores, watch)
         elif shard.format == "parquet":
-            blank_lines = _scan_parquet(shard, ctx, stage, scores, watch)
+            blank_lines, kept = _scan_parquet(shard, ctx, stage, scores, watch)
         else:
             raise ShardError(
                 f"unknown file type {shard.suffix!r}: expected .jsonl, .json, .jsonl.gz, "
@@ -111,7 +114,8 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
             "blank_lines": blank_lines,
             "seconds": round(time.perf_counter() - started, 6),
             "stage_seconds": scores.stage_seconds(time.perf_counter() - started),
-            "scored": _commit_scored(shard, ctx, stage, kept, scores.kept_docs),
+            "scored": _commit_scored(shard, ctx, stage, kept, scores.kept_docs()),
+            "final": None if scores.accounting is None else scores.accounting.to_dict(),
         }
         write_atomic(scored_path(ctx.out, shard), json.dumps(entry, indent=1).encode())
         return entry
@@ -208,8 +212,11 @@ class _Scores:
         self.pending_bytes = 0
         self.rows = 0
         self.text_bytes = 0
-        self.kept_docs = 0
         self.later_seconds: dict[str, tuple[float, float]] = {}
+        # With no ranking, phase 1's decisions are final: it counts them too.
+        self.accounting = (
+            None if self.pipeline.ranked else Accounting(self.pipeline.names, ctx.min_hits)
+        )
 
     def add(self, judged: pa.RecordBatch, survivors: pa.Array | None) -> None:
         """One block's stage-1 batch and its survivors' texts (None: no later stages)."""
@@ -239,17 +246,18 @@ class _Scores:
             if later is not None and survivors is not None:
                 part = later.slice(start, len(survivors))
                 start += len(survivors)
-            self._write(self.pipeline.complete(judged, part))
+            self._write(*self.pipeline.complete_decided(judged, part))
         self.pending = []
         self.pending_docs = self.pending_bytes = 0
 
-    def _write(self, batch: pa.RecordBatch) -> None:
+    def _write(self, batch: pa.RecordBatch, decisions: Decisions) -> None:
+        if self.accounting is not None:
+            self.accounting.add(batch, decisions)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
         self.text_bytes += _text_bytes(batch)
-        self.kept_docs += pc.sum(pc.equal(batch.column("decision"), "kept")).as_py() or 0
 
     def close(self) -> None:
         self.flush()
@@ -264,6 +272,10 @@ class _Scores:
             self.writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
         self.writer.close()
         self.writer = None
+
+    def kept_docs(self) -> int:
+        """Records kept, when the decisions are final here (else 0)."""
+        return self.accounting.tally.docs["kept"] if self.accounting is not None else 0
 
     def abort(self) -> None:
         if self.writer is not None:
@@ -338,12 +350,24 @@ def _text_bytes(batch: pa.RecordBatch) -> int:
     return int(pc.sum(batch.column("length")).as_py() or 0)
 
 
-def _scan_parquet(shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent) -> int:
+def _scan_parquet(
+    shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent
+) -> tuple[int, list[Path] | None]:
+    """Scans a Parquet shard; returns 0 blank lines and, when the keep rule is the run's
+    whole decision, the kept files written as it went (else None: phase 2 writes them)."""
     # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
     with open(shard.path, "rb") as handle:
         source = open_parquet(handle, shard, ctx)
-        _scan_parquet_batches(source, shard, ctx, stage, scores, watch)
-    return 0
+        kept = None
+        if ctx.pipeline.later is None:
+            (stage / "kept").mkdir(parents=True, exist_ok=True)
+            fmt, _ = kept_name(shard, ctx.config)
+            kept = KeptRows(fmt, stage / "kept", shard, ctx.config, source.schema_arrow)
+        try:
+            _scan_parquet_batches(source, shard, ctx, stage, scores, watch, kept)
+        finally:
+            files = kept.close() if kept is not None else None
+    return 0, files
 
 
 def open_parquet(handle: Any, shard: Shard, ctx: Context) -> pq.ParquetFile:
@@ -380,6 +404,7 @@ def _scan_parquet_batches(
     stage: Path,
     scores: _Scores,
     watch: Silent,
+    kept: KeptRows | None,
 ) -> None:
     cfg = ctx.config
     rejects = _ParquetRejects(stage / STAGED_REJECTS)
@@ -414,6 +439,8 @@ def _scan_parquet_batches(
             if ctx.pipeline.later is not None:
                 survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
             rejects.write(batch, judged, dict(bad), row)
+            if kept is not None:  # the keep rule decides: the kept rows as the scan goes
+                kept.write(batch, texts, pc.equal(judged.column("decision"), "kept"))
             row += batch.num_rows
             watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
             scores.add(judged, survivors)
