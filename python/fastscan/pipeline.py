@@ -51,7 +51,7 @@ class Pipeline(Cascade):
     @property
     def ranked(self) -> list[str]:
         """The stages that keep a `top_fraction` (a ranking over a whole run)."""
-        return [s.name for s in self.stages if s.top_fraction is not None]
+        return self.config.ranked_stages()
 
     def judge(
         self, texts: pa.Array, first_row: int = 0, invalid_tokens: Sequence[int] = ()
@@ -110,7 +110,8 @@ class Pipeline(Cascade):
 
     def score(self, texts: Any, invalid_tokens: Sequence[int] = ()) -> pa.RecordBatch:
         """Every stage over one batch of texts (thresholds only: a ranking needs the run)."""
-        judged = self.judge(as_texts(texts), invalid_tokens=invalid_tokens)
-        survivors = pc.filter(as_texts(texts), pc.equal(judged.column("decision"), "kept"))
+        texts = as_texts(texts)
+        judged = self.judge(texts, invalid_tokens=invalid_tokens)
+        survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
         later, _ = self.measure_later(survivors)
         return self.complete(judged, later)

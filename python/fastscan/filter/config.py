@@ -273,11 +273,7 @@ class FilterConfig:
 
     def ranked_stages(self) -> list[str]:
         """Later stages that keep a `top_fraction`: a ranking over all they are given."""
-        return [
-            name
-            for name in STAGE_SECTIONS
-            if (getattr(self, name) or {}).get("top_fraction") is not None
-        ]
+        return [stage.name for stage in self.later_stages() if stage.top_fraction is not None]
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the outputs: a rerun into the same directory must match it."""
