@@ -105,7 +105,10 @@ def test_batch_scorer_runs_every_stage_as_the_cli_does(tmp_path: Path) -> None:
 def test_hugging_face_datasets_recipe_keeps_what_the_cli_keeps(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets", reason="the hf extra is not installed")
     write_jsonl(tmp_path / "in" / "docs.jsonl", jsonl_bytes(RECORDS))
-    cli = _cli_kept_ids(tmp_path / "in", tmp_path / "cli", min_score=3.0)
+    # Every stage of the config, as the CLI runs it: the keep rule, then [stats].
+    settings: dict[str, Any] = {"min_score": 3.0, "stats": {"min": {"words": 30}}}
+    cli = _cli_kept_ids(tmp_path / "in", tmp_path / "cli", **settings)
+    assert cli != _cli_kept_ids(tmp_path / "in", tmp_path / "alone", min_score=3.0)
     # The recipe of the README: Arrow batches in, Arrow batches out, no Python rows.
     data_file = tmp_path / "docs.jsonl.gz"
     data_file.write_bytes(gzip.compress(jsonl_bytes(RECORDS)))
@@ -113,7 +116,7 @@ def test_hugging_face_datasets_recipe_keeps_what_the_cli_keeps(tmp_path: Path) -
         "json", data_files=str(data_file), split="train", cache_dir=str(tmp_path / "hf")
     )
     scored = ds.with_format("arrow").map(
-        fastscan.BatchScorer(min_score=3.0), batched=True, batch_size=50
+        fastscan.BatchScorer(**settings), batched=True, batch_size=50
     )
     kept = scored.filter(lambda t: pc.equal(t["decision"], "kept"), batched=True)
     assert kept.with_format(None)["id"] == cli

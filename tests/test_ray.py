@@ -157,21 +157,23 @@ def test_batch_level_map_batches(ray_local: Any, corpus: Path) -> None:
     records = many_records(1200)
     table = pa.Table.from_pylist(records)
     ds = ray_local.data.from_arrow(table).repartition(4)
+    settings: dict[str, Any] = {"min_score": 2.0, "stats": {"min": {"words": 30}}}
     scored = ds.map_batches(
         fastscan.ray.BatchScorer,
-        fn_constructor_kwargs={"min_score": 2.0},
+        fn_constructor_kwargs=settings,
         batch_format="pyarrow",
         batch_size=256,
         concurrency=1,
         num_cpus=1,
     )
     out = pa.concat_tables(scored.sort("id").iter_batches(batch_format="pyarrow"))
-    expected = fastscan.BatchScorer(min_score=2.0)(table).sort_by("id")
+    expected = fastscan.BatchScorer(**settings)(table).sort_by("id")
+    assert "stats" in expected.column("dropped_by").to_pylist()  # the later stage ran
     assert out.schema == expected.schema
     assert out.equals(expected)
     kept = ds.map_batches(
         fastscan.ray.BatchScorer,
-        fn_constructor_kwargs={"kept_only": True},
+        fn_constructor_kwargs={**settings, "kept_only": True},
         batch_format="pyarrow",
         concurrency=1,
         num_cpus=1,
