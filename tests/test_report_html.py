@@ -9,11 +9,20 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 import fastscan
-from shards import jsonl_bytes, many_records, sample_records, write_jsonl, write_parquet
+from shards import (
+    jsonl_bytes,
+    many_records,
+    read_decompressed,
+    sample_records,
+    write_jsonl,
+    write_parquet,
+)
 
 
 class _Page(HTMLParser):
@@ -119,3 +128,57 @@ def test_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 50_000  # a rendered page, not a blank one
     print(f"screenshot: {shot}")
+
+
+def test_samples_match_a_record_by_record_reading(run: Path) -> None:
+    """The report's samples (counted in Arrow and numpy) equal a plain loop over the same
+    head documents: per pattern the documents it hits (read, and kept among them); per group
+    the first kept documents reaching it and the closest dropped ones."""
+    report = json.loads((run / "report.json").read_text(encoding="utf-8"))
+    samples = report["samples"]
+    pack = fastscan.FilterConfig().load_pack()
+    min_hits = {g.name: max(g.min_hits, 1) for g in pack.groups}
+    scanner = fastscan.Scanner(pack, threads=1, pattern_counts=True)
+    docs: list[tuple[str, dict[str, Any], str]] = []  # (text, scores row, shard)
+    shards = {e["relative"]: e for e in report["shards"]}
+    for relative in samples["shards"]:
+        entry = shards[relative]
+        rows = pq.read_table(run / entry["outputs"]["scores"]).to_pylist()
+        if entry["format"] == "jsonl":
+            lines = read_decompressed(Path(entry["path"])).splitlines()
+            texts = [
+                json.loads(lines[r["row"]])["text"] for r in rows if r["reject_reason"] is None
+            ]
+        else:
+            texts = pq.read_table(entry["path"]).column("text").to_pylist()
+        rows = [r for r in rows if r["reject_reason"] is None]
+        docs += [(t, r, relative) for t, r in zip(texts, rows, strict=True)]
+    assert samples["documents"] == len(docs) > 0
+    read: dict[str, int] = {}
+    kept: dict[str, int] = {}
+    names = [
+        f"{p.group}{'/' + p.format if p.format else ''} {p.kind}: {p.text[:60]}"
+        for p in pack.patterns
+    ]
+    for (_, row, _), counts in zip(
+        docs,
+        scanner.scan([t for t, _, _ in docs]).column("pattern_counts").to_pylist(),
+        strict=True,
+    ):
+        for name, count in zip(names, counts, strict=True):
+            if count:
+                read[name] = read.get(name, 0) + 1
+                kept[name] = kept.get(name, 0) + (row["decision"] == "kept")
+    order = sorted(read, key=lambda n: (-read[n], names.index(n)))[:15]
+    assert samples["top_patterns"] == [
+        {"pattern": n, "read": read[n], "kept": kept[n]} for n in order
+    ]
+    for group, threshold in min_hits.items():
+        reach = [(r, s) for _, r, s in docs if (r[group] or 0) >= threshold]
+        first = [(s, r["row"]) for r, s in reach if r["decision"] == "kept"][:3]
+        near = sorted(
+            (r for r, _ in reach if r["decision"] == "dropped"), key=lambda r: -r["score"]
+        )
+        shown = samples["groups"][group]
+        assert [(d["shard"], d["row"]) for d in shown["kept"]] == first
+        assert [d["score"] for d in shown["near_miss"]] == [r["score"] for r in near[:3]]

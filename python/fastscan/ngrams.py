@@ -178,7 +178,7 @@ class NgramModel:
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> NgramModel:
         """Reads a model written by `save` (or ``fastscan fit-ngrams``)."""
         try:
-            table = pq.read_table(Path(path))
+            table = pq.ParquetFile(Path(path)).read()
         except (OSError, pa.ArrowInvalid) as e:
             raise ValueError(f"cannot read n-gram model {path}: {e}") from e
         raw_meta = (table.schema.metadata or {}).get(_META_KEY)

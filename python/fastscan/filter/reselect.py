@@ -85,7 +85,7 @@ def decidable(pipeline: Pipeline, source: Path, scored: list[dict[str, Any]]) ->
     never measured it at (they are looser than the run's)."""
     for entry in scored:
         with open(source / entry["scored"]["scores"], "rb") as handle:
-            table = pq.read_table(handle)
+            table = pq.ParquetFile(handle).read()
         try:
             decide(pipeline.stages, table)
         except NotMeasuredError as e:

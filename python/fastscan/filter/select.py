@@ -99,7 +99,7 @@ def cutoffs(
     def parts() -> Iterator[tuple[int, pa.Table, Any]]:
         for part, entry in enumerate(ranked):
             with open(source / entry["scored"]["scores"], "rb") as handle:  # any file name
-                table = pq.read_table(handle)
+                table = pq.ParquetFile(handle).read()
             yield part, table, table.column("row")
 
     return find_cutoffs(pipeline.stages, parts)

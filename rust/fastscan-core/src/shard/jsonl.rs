@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -85,7 +85,8 @@ pub struct Texts {
 
 enum Source {
     Inline(LineBlocks<Box<dyn std::io::Read + Send>>),
-    Thread(Receiver<std::io::Result<Option<Block>>>),
+    /// Blocks from the reader thread, and the way their buffers go back to it.
+    Thread(Receiver<std::io::Result<Option<Block>>>, Sender<Vec<u8>>),
 }
 
 /// A JSONL shard being filtered, one block per [`JsonlShard::next_block`] call.
@@ -121,13 +122,13 @@ impl JsonlShard {
         let source = if scanner.threads().0 == 1 {
             Source::Inline(blocks)
         } else {
-            Source::Thread(spawn_reader(blocks).map_err(|e| {
+            spawn_reader(blocks).map_err(|e| {
                 CoreError::io(
                     "cannot start a reader thread (a limit on threads or processes, e.g. a \
                      pids cgroup?)",
                     e,
                 )
-            })?)
+            })?
         };
         let kept = kept.map(KeptSink::create).transpose()?;
         Ok(JsonlShard {
@@ -156,13 +157,22 @@ impl JsonlShard {
         }
         let block = match &mut self.source {
             Source::Inline(blocks) => blocks.next_block(),
-            Source::Thread(rx) => rx
+            Source::Thread(rx, _) => rx
                 .recv()
                 .unwrap_or_else(|_| Err(std::io::Error::other("the reader thread stopped"))),
         }
         .map_err(|e| CoreError::io(format!("cannot read {}", self.path.display()), e))?;
         self.done = block.is_none();
-        block.map(|b| self.process(&b)).transpose()
+        let Some(block) = block else {
+            return Ok(None);
+        };
+        let report = self.process(&block)?;
+        match &mut self.source {
+            Source::Inline(blocks) => blocks.recycle(block.data),
+            // A reader that has stopped has no use for it.
+            Source::Thread(_, back) => drop(back.send(block.data)),
+        }
+        Ok(Some(report))
     }
 
     fn process(&mut self, block: &Block) -> Result<BlockReport> {
@@ -304,18 +314,20 @@ fn survivor_texts(
 /// Reads blocks on a thread of their own, at most two ahead (bounded memory). The thread
 /// ends after sending the end of the stream or an error, or when the shard is dropped.
 /// Starts the reader thread; fails (rather than panics) when the system refuses a thread.
-fn spawn_reader(
-    mut blocks: LineBlocks<Box<dyn std::io::Read + Send>>,
-) -> std::io::Result<Receiver<std::io::Result<Option<Block>>>> {
+fn spawn_reader(mut blocks: LineBlocks<Box<dyn std::io::Read + Send>>) -> std::io::Result<Source> {
     let (tx, rx) = sync_channel(2);
+    let (back, returned) = channel::<Vec<u8>>();
     std::thread::Builder::new()
         .name("fastscan-reader".into())
         .spawn(move || loop {
+            while let Ok(data) = returned.try_recv() {
+                blocks.recycle(data);
+            }
             let next = blocks.next_block();
             let last = !matches!(next, Ok(Some(_)));
             if tx.send(next).is_err() || last {
                 break;
             }
         })?;
-    Ok(rx)
+    Ok(Source::Thread(rx, back))
 }
