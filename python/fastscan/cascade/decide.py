@@ -10,7 +10,7 @@ stage by stage; `funnel` counts each stage's documents, bytes and drop reasons.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan.cascade.funnel import StageFunnel
-from fastscan.cascade.ranking import Cutoff, Ranker
+from fastscan.cascade.ranking import Cutoff, find_cutoff
 from fastscan.cascade.stages import Columns, Stage
 
 DECISION_COLUMNS = ("decision", "dropped_by", "drop_reason")
@@ -126,24 +126,27 @@ def find_cutoffs(
 ) -> dict[str, Cutoff]:
     """The cutoff of every ranked stage over a whole run, in stage order (a ranking sees
     only what the stages and rankings before it keep). `parts()` yields ``(part, columns,
-    rows)`` for every part of the run, and is called once per ranked stage."""
+    rows)`` for every part of the run, in part order, and is called a few times per ranked
+    stage (`find_cutoff`'s passes)."""
     cutoffs: dict[str, Cutoff] = {}
     for k, stage in enumerate(stages):
         if stage.top_fraction is None:
             continue
-        ranker = Ranker(stage.top_fraction)
-        for part, columns, rows in parts():
-            if rows is None:
-                rows = pa.array(np.arange(columns.num_rows, dtype=np.uint64))
-            eligible = pc.equal(
-                decide(stages[: k + 1], columns, cutoffs, part, rows).decision, "kept"
-            )
-            ranker.add(
-                pc.filter(_array(stage.ranking(columns)), eligible),
-                part,
-                pc.filter(_array(rows), eligible),
-            )
-        cutoffs[stage.name] = ranker.cutoff()
+
+        def eligible(k: int = k, stage: Stage = stage) -> Iterator[tuple[int, Any, Any]]:
+            for part, columns, rows in parts():
+                if rows is None:
+                    rows = pa.array(np.arange(columns.num_rows, dtype=np.uint64))
+                kept = pc.equal(
+                    decide(stages[: k + 1], columns, cutoffs, part, rows).decision, "kept"
+                )
+                yield (
+                    part,
+                    pc.filter(_array(stage.ranking(columns)), kept),
+                    pc.filter(_array(rows), kept),
+                )
+
+        cutoffs[stage.name] = find_cutoff(stage.top_fraction, eligible)
     return cutoffs
 
 

@@ -11,7 +11,8 @@ numbers that every part can apply on its own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,32 +50,106 @@ class Cutoff:
         return cls(data["value"], data["part"], data["row"])
 
 
-@dataclass
-class Ranker:
-    """Collects the score and position of every eligible record of a run, then finds the
-    `Cutoff` of the top `fraction`. Memory: 24 bytes per eligible record."""
+Part = tuple[int, Any, Any]
+"""One part's eligible records: ``(part, scores, rows)``."""
 
-    fraction: float
-    scores: list[np.ndarray] = field(default_factory=list)
-    parts: list[np.ndarray] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)
+DIGIT_BITS = 16
+"""Bits of the sort key a histogram pass resolves (65,536 counters)."""
+COLLECT = 1 << 20
+"""Records few enough to gather and sort (24 bytes each) once the histograms have narrowed
+the cutoff down to them."""
 
-    def add(self, score: Any, part: int, rows: Any) -> None:
-        """Eligible records of one part: their scores and rows."""
-        values = np.asarray(pc.fill_null(score, -math.inf), dtype=np.float64)
-        self.scores.append(values)
-        self.parts.append(np.full(len(values), part, dtype=np.int64))
-        self.rows.append(np.asarray(rows, dtype=np.uint64))
 
-    def cutoff(self) -> Cutoff:
-        scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
-        n = len(scores)
-        quota = math.ceil(self.fraction * n)
-        if quota >= n:
-            return Cutoff()
-        parts = np.concatenate(self.parts)
-        rows = np.concatenate(self.rows)
-        # Highest score first, then the earliest position.
-        order = np.lexsort((rows, parts, -scores))
-        last = order[quota - 1]
-        return Cutoff(float(scores[last]), int(parts[last]), int(rows[last]))
+def find_cutoff(fraction: float, parts: Callable[[], Iterable[Part]]) -> Cutoff:
+    """The `Cutoff` of the top `fraction` of every record `parts()` yields, exactly.
+
+    `parts()` yields each part's eligible records as ``(part, scores, rows)`` in increasing
+    part order and is called once per pass. Memory does not grow with the run: one part at a
+    time, a histogram of 65,536 counters, and at most `COLLECT` records gathered at the end.
+    The first pass counts records and histograms the top 16 bits of a sort key (the score's
+    IEEE bits made to sort as the score does); each further pass either narrows the
+    histogram by 16 more bits or, once at most `COLLECT` records share the cutoff's bucket,
+    gathers them and sorts them by (score, part, row). Two passes, usually: more only when a
+    bucket holds over a million records (a million equal scores: one streaming pass over the
+    ties, in part order).
+    """
+    n = 0
+    counts = np.zeros(1 << DIGIT_BITS, dtype=np.int64)
+    shift = 64 - DIGIT_BITS
+    previous = -1
+    for part, score, _ in parts():
+        if part <= previous:
+            raise ValueError(f"parts must come in increasing order (part {part} after {previous})")
+        previous = part
+        keys = _keys(score)
+        n += len(keys)
+        counts += np.bincount((keys >> np.uint64(shift)).astype(np.int64), minlength=len(counts))
+    quota = math.ceil(fraction * n)
+    if quota >= n:
+        return Cutoff()
+    prefix, rank = _locate(counts, quota)
+    while counts[prefix & 0xFFFF] > COLLECT and shift > 0:
+        shift -= DIGIT_BITS
+        counts[:] = 0
+        for _, score, _ in parts():
+            keys = _keys(score)
+            keys = keys[(keys >> np.uint64(shift + DIGIT_BITS)) == np.uint64(prefix)]
+            digit = (keys >> np.uint64(shift)) & np.uint64(0xFFFF)
+            counts += np.bincount(digit.astype(np.int64), minlength=len(counts))
+        digit, rank = _locate(counts, rank)
+        prefix = (prefix << DIGIT_BITS) | digit
+    if shift == 0:  # more than COLLECT records of one score: the rank-th of them in order
+        return _nth_tie(parts, np.uint64(prefix), rank)
+    return _gathered(parts, shift, np.uint64(prefix), rank)
+
+
+def _keys(score: Any) -> np.ndarray:
+    """Unsigned keys in descending order of score (null and NaN last, -0.0 as 0.0)."""
+    values = np.asarray(pc.fill_null(score, -math.inf), dtype=np.float64) + 0.0
+    values[np.isnan(values)] = -math.inf
+    bits = values.view(np.uint64)
+    negative = (bits >> np.uint64(63)).astype(bool)
+    ascending = np.where(negative, ~bits, bits | np.uint64(1 << 63))
+    return ~ascending
+
+
+def _score(key: np.uint64) -> float:
+    ascending = ~np.uint64(key)
+    positive = bool(ascending >> np.uint64(63))
+    bits = ascending & ~np.uint64(1 << 63) if positive else ~ascending
+    return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
+
+
+def _locate(counts: np.ndarray, rank: int) -> tuple[int, int]:
+    """The bucket holding the `rank`-th record (1-based) and its rank inside it."""
+    total = np.cumsum(counts)
+    bucket = int(np.searchsorted(total, rank))
+    return bucket, rank - (int(total[bucket - 1]) if bucket else 0)
+
+
+def _gathered(
+    parts: Callable[[], Iterable[Part]], shift: int, prefix: np.uint64, rank: int
+) -> Cutoff:
+    """Gathers the records whose key starts with `prefix` and picks the `rank`-th."""
+    keys, where, rows = [], [], []
+    for part, score, part_rows in parts():
+        part_keys = _keys(score)
+        mine = (part_keys >> np.uint64(shift)) == prefix
+        keys.append(part_keys[mine])
+        where.append(np.full(int(mine.sum()), part, dtype=np.int64))
+        rows.append(np.asarray(part_rows, dtype=np.uint64)[mine])
+    all_keys, all_parts, all_rows = (np.concatenate(a) for a in (keys, where, rows))
+    last = np.lexsort((all_rows, all_parts, all_keys))[rank - 1]
+    return Cutoff(_score(all_keys[last]), int(all_parts[last]), int(all_rows[last]))
+
+
+def _nth_tie(parts: Callable[[], Iterable[Part]], key: np.uint64, rank: int) -> Cutoff:
+    """The `rank`-th record in (part, row) order among those with sort key `key` (the
+    first pass saw the parts come in increasing order)."""
+    seen = 0
+    for part, score, rows in parts():
+        ties = np.sort(np.asarray(rows, dtype=np.uint64)[_keys(score) == key])
+        if seen + len(ties) >= rank:
+            return Cutoff(_score(key), part, int(ties[rank - seen - 1]))
+        seen += len(ties)
+    raise AssertionError("the histograms counted more ties than the parts hold")

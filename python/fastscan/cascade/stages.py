@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan import _fastscan
-from fastscan.cascade.ranking import Ranker
+from fastscan.cascade.ranking import find_cutoff
 from fastscan.ngrams import NgramModel
 from fastscan.scanner import Scanner
 
@@ -78,9 +78,8 @@ class Selection:
         if self.top_fraction is None:
             return keep, reasons
         rows = pa.array(np.arange(len(score), dtype=np.uint64))
-        ranker = Ranker(self.top_fraction)
-        ranker.add(pc.filter(score, keep), 0, pc.filter(rows, keep))
-        ranked = ranker.cutoff().keeps(score, 0, rows)
+        eligible = (0, pc.filter(score, keep), pc.filter(rows, keep))
+        ranked = find_cutoff(self.top_fraction, lambda: [eligible]).keeps(score, 0, rows)
         reasons = pc.if_else(pc.and_(keep, pc.invert(ranked)), self.ranking_reason(label), reasons)
         return pc.and_(keep, ranked), reasons
 

@@ -1,0 +1,93 @@
+"""The run-wide top fraction in bounded memory (`find_cutoff`) equals sorting every record:
+highest score first, ties by (part, row); whatever the parts, ties, nulls and signs, and
+whichever passes the histograms take (small `COLLECT` forces the narrowing and tie passes)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastscan.cascade import ranking
+from fastscan.cascade.ranking import Cutoff, find_cutoff
+
+# A few values close together (one 16-bit bucket), far apart, signed zeros, infinities.
+SCORES = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0 + 2**-40, 1.0 + 2**-41, -3.5, math.inf, -math.inf]),
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+)
+
+
+def by_sorting(fraction: float, parts: list[tuple[int, list[float | None]]]) -> Cutoff:
+    records = [
+        (-(-math.inf if s is None else s + 0.0), p, r) for p, sc in parts for r, s in enumerate(sc)
+    ]
+    quota = math.ceil(fraction * len(records))
+    if quota >= len(records):
+        return Cutoff()
+    negated, part, row = sorted(records)[quota - 1]
+    return Cutoff(-negated + 0.0, part, row)
+
+
+def as_parts(parts: list[tuple[int, list[float | None]]]) -> list[tuple[int, Any, Any]]:
+    return [
+        (p, pa.array(s, pa.float64()), pa.array(np.arange(len(s), dtype=np.uint64)))
+        for p, s in parts
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(SCORES, max_size=12), min_size=1, max_size=5),
+    st.floats(min_value=0.01, max_value=1.0),
+    st.sampled_from([0, 1, 3, 1 << 20]),
+)
+def test_find_cutoff_equals_a_sort(
+    scores: list[list[float | None]], fraction: float, collect: int
+) -> None:
+    parts = [(2 * i + 1, s) for i, s in enumerate(scores)]  # part numbers need not be dense
+    expected = by_sorting(fraction, parts)
+    was = ranking.COLLECT
+    ranking.COLLECT = collect
+    passes = 0
+
+    def counted() -> list[tuple[int, Any, Any]]:
+        nonlocal passes
+        passes += 1
+        return as_parts(parts)
+
+    try:
+        got = find_cutoff(fraction, counted)
+    finally:
+        ranking.COLLECT = was
+    assert got == expected
+    if collect == 1 << 20:
+        assert passes <= 2
+
+
+def test_many_equal_scores_are_cut_in_part_and_row_order() -> None:
+    parts = [(0, [2.0] * 5), (1, [2.0] * 5 + [3.0]), (2, [2.0] * 5)]
+    was = ranking.COLLECT
+    ranking.COLLECT = 2
+    try:
+        # 16 records: the top 50% is 8: the 3.0, then the first seven 2.0s.
+        assert find_cutoff(0.5, lambda: as_parts(parts)) == Cutoff(2.0, 1, 1)
+    finally:
+        ranking.COLLECT = was
+
+
+def test_parts_must_come_in_order() -> None:
+    parts = [(1, [2.0] * 3), (0, [2.0] * 3)]
+    was = ranking.COLLECT
+    ranking.COLLECT = 0
+    try:
+        with pytest.raises(ValueError, match="increasing order"):
+            find_cutoff(0.5, lambda: as_parts(parts))
+    finally:
+        ranking.COLLECT = was
