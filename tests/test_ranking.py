@@ -5,6 +5,7 @@ whichever passes the histograms take (small `COLLECT` forces the narrowing and t
 from __future__ import annotations
 
 import math
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -91,3 +92,24 @@ def test_parts_must_come_in_order() -> None:
             find_cutoff(0.5, lambda: as_parts(parts))
     finally:
         ranking.COLLECT = was
+
+
+def test_memory_does_not_grow_with_the_run() -> None:
+    """A million records in 20 parts (24 MB as score, part and row for every record): the
+    ranking holds one part at a time and a histogram."""
+    seeds = list(range(20))
+
+    def parts() -> Any:
+        for p in seeds:
+            scores = np.random.default_rng(p).normal(size=50_000)
+            yield p, pa.array(scores), pa.array(np.arange(len(scores), dtype=np.uint64))
+
+    tracemalloc.start()
+    try:
+        cutoff = find_cutoff(0.1, parts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    everything = np.concatenate([np.random.default_rng(p).normal(size=50_000) for p in seeds])
+    assert cutoff.value == np.sort(everything)[::-1][100_000 - 1]
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB"
