@@ -104,6 +104,7 @@ def test_memory_does_not_grow_with_the_run() -> None:
             scores = np.random.default_rng(p).normal(size=50_000)
             yield p, pa.array(scores), pa.array(np.arange(len(scores), dtype=np.uint64))
 
+    find_cutoff(0.1, lambda: [next(parts())])  # one-time costs (pyarrow imports pandas)
     tracemalloc.start()
     try:
         cutoff = find_cutoff(0.1, parts)
