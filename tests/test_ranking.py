@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import tracemalloc
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def by_sorting(fraction: float, parts: list[tuple[int, list[float | None]]]) -> 
     return Cutoff(-negated + 0.0, part, row)
 
 
-def as_parts(parts: list[tuple[int, list[float | None]]]) -> list[tuple[int, Any, Any]]:
+def as_parts(parts: Sequence[tuple[int, Sequence[float | None]]]) -> list[tuple[int, Any, Any]]:
     return [
         (p, pa.array(s, pa.float64()), pa.array(np.arange(len(s), dtype=np.uint64)))
         for p, s in parts
