@@ -254,21 +254,29 @@ def test_id_field_is_copied_into_the_scores(tmp_path: Path) -> None:
     assert again.column("id").to_pylist() == a.column("id").to_pylist()
 
 
+@pytest.mark.parametrize("later", [False, True])
 @pytest.mark.parametrize("output_format", ["auto", "lmflow"])
 def test_kept_files_are_the_same_whoever_writes_them(
-    corpus: Path, tmp_path: Path, output_format: str
+    corpus: Path, model: Path, tmp_path: Path, output_format: str, later: bool
 ) -> None:
-    """With the keep rule as the whole decision, the scan writes the kept lines as it reads
-    them; otherwise phase 2 copies them from the input. Both go through one writer: a fresh
-    run (scan-written) equals select (copied) byte for byte, compressed or not."""
-    fastscan.filter_shards(corpus, tmp_path / "loose", min_score=2.0, output_format=output_format)
+    """Unless a ranking over the run decides, the scan writes the kept records: as it reads
+    them when the keep rule is the whole decision, or once the later stages have decided a
+    gathered batch; otherwise phase 2 copies them from the input. All go through one writer:
+    a fresh run (scan-written) equals select (copied) byte for byte, compressed or not."""
+    stages: dict[str, Any] = {"dsir": dsir(model, min_log_importance=12.0)} if later else {}
+    fastscan.filter_shards(
+        corpus, tmp_path / "loose", min_score=2.0, output_format=output_format, **stages
+    )
     fresh = fastscan.filter_shards(
-        corpus, tmp_path / "fresh", min_score=3.5, output_format=output_format
+        corpus, tmp_path / "fresh", min_score=3.5, output_format=output_format, **stages
     )
     select_run(tmp_path / "loose", tmp_path / "chosen", min_score=3.5)
     kept = tree_bytes(tmp_path / "fresh", ("kept",))
     assert kept == tree_bytes(tmp_path / "chosen", ("kept",))
     assert len(kept) >= 2
     assert fresh["totals"]["kept"]["docs"] > 0
-    scored = json.loads((tmp_path / "fresh" / "_scored" / "a.jsonl.zst.json").read_text())
-    assert scored["scored"]["kept"], "the scan wrote a.jsonl.zst's kept file"
+    if later:
+        assert fresh["funnel"][-1]["drop_reasons"], "the later stage drops some records"
+    for name in ("a.jsonl.zst", "c.parquet"):
+        scored = json.loads((tmp_path / "fresh" / "_scored" / f"{name}.json").read_text())
+        assert scored["scored"]["kept"], f"the scan wrote {name}'s kept file"

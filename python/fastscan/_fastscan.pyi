@@ -94,9 +94,13 @@ class JsonlShard:
         lmflow_dir: str | os.PathLike[str] | None = None,
         lmflow_stem: str = "kept",
         lmflow_max_bytes: int = ...,
+        defer_kept: bool = False,
     ) -> Self: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
+    def keep_survivors(self, keep: Any) -> None:
+        """Decides the oldest survivors waiting (``defer_kept``), one boolean each, in
+        order: the ones true are written to the kept output."""
     @property
     def consumed(self) -> int: ...
     @property

@@ -76,6 +76,9 @@ def scored_path(out: Path, shard: Shard) -> Path:
 GATHER_DOCS = 4096
 GATHER_BYTES = 64 << 20
 
+KeepSurvivors = Callable[[pa.Array], None]
+"""Hears, once the later stages have decided a block's survivors, which the run keeps."""
+
 
 def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     """Scores one shard and commits its scores and rejects; returns its phase-1 entry (the
@@ -207,7 +210,7 @@ class _Scores:
         self.pipeline = ctx.pipeline
         self.watch = watch
         self.writer: pq.ParquetWriter | None = None
-        self.pending: list[tuple[pa.RecordBatch, pa.Array | None]] = []
+        self.pending: list[tuple[pa.RecordBatch, pa.Array | None, KeepSurvivors | None]] = []
         self.pending_docs = 0
         self.pending_bytes = 0
         self.rows = 0
@@ -218,9 +221,16 @@ class _Scores:
             None if self.pipeline.ranked else Accounting(self.pipeline.names, ctx.min_hits)
         )
 
-    def add(self, judged: pa.RecordBatch, survivors: pa.Array | None) -> None:
-        """One block's stage-1 batch and its survivors' texts (None: no later stages)."""
-        self.pending.append((judged, survivors))
+    def add(
+        self,
+        judged: pa.RecordBatch,
+        survivors: pa.Array | None,
+        keep: KeepSurvivors | None = None,
+    ) -> None:
+        """One block's stage-1 batch and its survivors' texts (None: no later stages);
+        `keep` hears which survivors the run keeps, once the later stages have decided
+        (None: the kept records are not written in this phase)."""
+        self.pending.append((judged, survivors, keep))
         if survivors is not None:
             self.pending_docs += len(survivors)
             self.pending_bytes += survivors.nbytes
@@ -234,19 +244,23 @@ class _Scores:
         later: pa.Table | None = None
         if self.pipeline.later is not None:
             texts = pa.concat_arrays(
-                [t.cast(pa.large_string()) for _, t in self.pending if t is not None]
+                [t.cast(pa.large_string()) for _, t, _ in self.pending if t is not None]
             )
             later, seconds = self.pipeline.measure_later(texts, self.watch)
             for name, (setup, spent) in seconds.items():
                 was = self.later_seconds.get(name, (0.0, 0.0))
                 self.later_seconds[name] = (was[0] + setup, was[1] + spent)
         start = 0
-        for judged, survivors in self.pending:
+        for judged, survivors, keep in self.pending:
             part = None
             if later is not None and survivors is not None:
                 part = later.slice(start, len(survivors))
                 start += len(survivors)
-            self._write(*self.pipeline.complete_decided(judged, part))
+            batch, decisions = self.pipeline.complete_decided(judged, part)
+            if keep is not None:
+                survived = pc.equal(judged.column("decision"), "kept")
+                keep(pc.filter(pc.equal(decisions.decision, "kept"), survived))
+            self._write(batch, decisions)
         self.pending = []
         self.pending_docs = self.pending_bytes = 0
 
@@ -293,12 +307,14 @@ class _Scores:
 def _scan_jsonl(
     shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent
 ) -> tuple[int, list[Path] | None]:
-    """Scans a JSONL shard; returns its blank lines and, when the keep rule is the run's
-    whole decision (no later stage), the kept files the scan wrote (else None: phase 2
-    writes them)."""
+    """Scans a JSONL shard; returns its blank lines and, when no ranking over the run
+    decides, the kept files the scan wrote (else None: phase 2 writes them)."""
     cfg = ctx.config
     later = ctx.pipeline.later is not None
-    kept_args = {} if later else kept_arguments(shard, cfg, stage)
+    # Unless a ranking over the whole run decides, the scan writes the kept records: those
+    # the keep rule keeps as it goes, or, with later stages, those they keep as they decide.
+    kept_args = {} if ctx.pipeline.ranked else kept_arguments(shard, cfg, stage)
+    defer = later and bool(kept_args)
     reader = _fastscan.JsonlShard(
         ctx.scanner._inner,
         shard.path,
@@ -311,6 +327,7 @@ def _scan_jsonl(
         max_record_bytes=cfg.max_record_mb << 20,
         survivor_texts=later,
         id_field=cfg.id_field,
+        defer_kept=defer,
         **kept_args,
     )
     first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
@@ -321,8 +338,9 @@ def _scan_jsonl(
         now = reader.consumed
         watch.advance(now - consumed, batch.num_rows, _text_bytes(batch))
         consumed = now
-        scores.add(batch, texts)
+        scores.add(batch, texts, reader.keep_survivors if defer else None)
     first.finish()
+    scores.flush()  # the last survivors are decided (and written) before the output closes
     _, kept = reader.finish()
     return int(reader.blank_lines), [Path(p) for p in kept] if kept_args else None
 
@@ -353,18 +371,19 @@ def _text_bytes(batch: pa.RecordBatch) -> int:
 def _scan_parquet(
     shard: Shard, ctx: Context, stage: Path, scores: _Scores, watch: Silent
 ) -> tuple[int, list[Path] | None]:
-    """Scans a Parquet shard; returns 0 blank lines and, when the keep rule is the run's
-    whole decision, the kept files written as it went (else None: phase 2 writes them)."""
+    """Scans a Parquet shard; returns 0 blank lines and, when no ranking over the run
+    decides, the kept files written as it went (else None: phase 2 writes them)."""
     # Opened by Python: pyarrow's own paths must be UTF-8, file names need not be.
     with open(shard.path, "rb") as handle:
         source = open_parquet(handle, shard, ctx)
         kept = None
-        if ctx.pipeline.later is None:
+        if not ctx.pipeline.ranked:  # no ranking over the run: the scan writes the kept rows
             (stage / "kept").mkdir(parents=True, exist_ok=True)
             fmt, _ = kept_name(shard, ctx.config)
             kept = KeptRows(fmt, stage / "kept", shard, ctx.config, source.schema_arrow)
         try:
             _scan_parquet_batches(source, shard, ctx, stage, scores, watch, kept)
+            scores.flush()  # the last survivors are decided (and written) first
         finally:
             files = kept.close() if kept is not None else None
     return 0, files
@@ -435,18 +454,27 @@ def _scan_parquet_batches(
             first.observe(judged.column("reject_reason"))
             if cfg.id_field is not None:
                 judged = with_id(judged, batch, cfg.id_field)
+            survived = pc.equal(judged.column("decision"), "kept")
             survivors = None
-            if ctx.pipeline.later is not None:
-                survivors = pc.filter(texts, pc.equal(judged.column("decision"), "kept"))
+            keep: KeepSurvivors | None = None
             rejects.write(batch, judged, dict(bad), row)
-            if kept is not None:  # the keep rule decides: the kept rows as the scan goes
-                kept.write(batch, texts, pc.equal(judged.column("decision"), "kept"))
+            if ctx.pipeline.later is not None:
+                survivors = pc.filter(texts, survived)
+                if kept is not None:  # written once the later stages decide
+                    keep = _keep_rows(kept, batch.filter(survived), survivors)
+            elif kept is not None:  # the keep rule decides: the kept rows as the scan goes
+                kept.write(batch, texts, survived)
             row += batch.num_rows
             watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
-            scores.add(judged, survivors)
+            scores.add(judged, survivors, keep)
         first.finish()
     finally:
         rejects.close()
+
+
+def _keep_rows(kept: KeptRows, rows: pa.RecordBatch, texts: pa.Array) -> KeepSurvivors:
+    """Writes the survivors `rows` (texts `texts`) the run keeps, once that is known."""
+    return lambda mask: kept.write(rows, texts, mask)
 
 
 def with_id(judged: pa.RecordBatch, batch: pa.RecordBatch, field: str) -> pa.RecordBatch:

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arrow_array::{Array, LargeStringArray, UInt64Array};
+use arrow_array::{Array, BooleanArray, LargeStringArray, UInt64Array};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
 use fastscan_core::shard::compression::Compression;
@@ -35,6 +35,7 @@ fn options(
     max_record_bytes: usize,
     survivor_texts: bool,
     id_field: Option<&str>,
+    defer_kept: bool,
 ) -> PyResult<JsonlOptions> {
     Ok(JsonlOptions {
         text_field: FieldPath::parse(text_field).map_err(PyValueError::new_err)?,
@@ -45,6 +46,7 @@ fn options(
             .map(FieldPath::parse)
             .transpose()
             .map_err(PyValueError::new_err)?,
+        defer_kept,
     })
 }
 
@@ -116,7 +118,7 @@ impl PyJsonlShard {
         text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false,
         id_field = None, kept_path = None, kept_compression = "none", lmflow_dir = None,
-        lmflow_stem = "kept", lmflow_max_bytes = 256 << 20
+        lmflow_stem = "kept", lmflow_max_bytes = 256 << 20, defer_kept = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -137,6 +139,7 @@ impl PyJsonlShard {
         lmflow_dir: Option<PathBuf>,
         lmflow_stem: &str,
         lmflow_max_bytes: u64,
+        defer_kept: bool,
     ) -> PyResult<Self> {
         let kept = kept_output(
             kept_path,
@@ -154,6 +157,7 @@ impl PyJsonlShard {
             max_record_bytes,
             survivor_texts,
             id_field,
+            defer_kept,
         )?;
         let shard = py
             .detach(|| {
@@ -224,6 +228,22 @@ impl PyJsonlShard {
         self.blank_lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Decides the oldest survivors waiting (`defer_kept`), one boolean each, in order: the
+    /// ones true are written to the kept output.
+    fn keep_survivors(&self, py: Python<'_>, keep: PyArray) -> PyResult<()> {
+        let (array, _) = keep.into_inner();
+        let flags = array
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| PyTypeError::new_err("keep must be a boolean array"))?;
+        if flags.null_count() > 0 {
+            return Err(PyValueError::new_err("keep has nulls"));
+        }
+        let flags: Vec<bool> = flags.values().iter().collect();
+        py.detach(|| self.with(|s| s.keep_survivors(&flags)))?
+            .map_err(|e| to_pyerr(py, e))
+    }
+
     /// Completes the outputs; returns `(rejects path or None, [kept files])`.
     fn finish(&self, py: Python<'_>) -> PyResult<(Option<PathBuf>, Vec<PathBuf>)> {
         let shard = self
@@ -281,7 +301,7 @@ pub fn copy_rows(
         lmflow_max_bytes,
     )?
     .ok_or_else(|| PyValueError::new_err("give one of kept_path and lmflow_dir"))?;
-    let options = options(text_field, block_bytes, max_record_bytes, false, None)?;
+    let options = options(text_field, block_bytes, max_record_bytes, false, None, false)?;
     let rows = u64_values(rows, "rows")?;
     let offsets = u64_values(offsets, "offsets")?;
     let lengths = u64_values(lengths, "lengths")?;

@@ -73,6 +73,12 @@ impl KeptSink {
         })
     }
 
+    /// Whether the output takes each record's text (else its line).
+    #[must_use]
+    pub fn takes_texts(&self) -> bool {
+        matches!(self, KeptSink::Lmflow(_))
+    }
+
     /// Writes one record: its line (`raw`, terminator included) or its text.
     ///
     /// # Errors

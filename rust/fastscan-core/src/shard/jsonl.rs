@@ -14,6 +14,7 @@
 //! it goes, through the same writer, saving the second read.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
@@ -44,6 +45,10 @@ pub struct JsonlOptions {
     /// A field whose value (a string, or a number's JSON text) each block report carries as
     /// the record's id, read in the same parse as the text.
     pub id_field: Option<FieldPath>,
+    /// With a kept output, the keep rule's survivors wait (in order) for the stages after it
+    /// to decide them: [`JsonlShard::keep_survivors`] writes the ones the run keeps. Without
+    /// it, every record the keep rule keeps is written as it is scanned.
+    pub defer_kept: bool,
 }
 
 impl Default for JsonlOptions {
@@ -54,6 +59,7 @@ impl Default for JsonlOptions {
             max_record_bytes: 64 << 20,
             survivor_texts: false,
             id_field: None,
+            defer_kept: false,
         }
     }
 }
@@ -97,9 +103,20 @@ pub struct JsonlShard {
     rule: KeepRule,
     options: JsonlOptions,
     kept: Option<KeptSink>,
+    /// Survivors waiting for their final decision (`defer_kept`): their lines (and texts,
+    /// for an output of texts) back to back in `waiting_data`, oldest first.
+    waiting: VecDeque<Waiting>,
+    waiting_data: Vec<u8>,
     rejects: RejectWriter,
     consumed: Arc<AtomicU64>,
     done: bool,
+}
+
+/// Where a waiting survivor's line and text lie in `waiting_data`.
+struct Waiting {
+    start: usize,
+    text: usize,
+    end: usize,
 }
 
 impl JsonlShard {
@@ -138,10 +155,44 @@ impl JsonlShard {
             rule,
             options,
             kept,
+            waiting: VecDeque::new(),
+            waiting_data: Vec::new(),
             rejects: RejectWriter::new(rejects, rejects_compression),
             consumed,
             done: false,
         })
+    }
+
+    /// Decides the oldest waiting survivors (`defer_kept`), one flag each, in order: writes
+    /// the ones flagged to the kept output.
+    ///
+    /// # Errors
+    /// When more flags come than survivors wait, when there is no deferred kept output, or
+    /// when the output cannot be written.
+    pub fn keep_survivors(&mut self, keep: &[bool]) -> Result<()> {
+        let Some(kept) = self.kept.as_mut().filter(|_| self.options.defer_kept) else {
+            return Err(CoreError::Config(
+                "keep_survivors needs a kept output with defer_kept".into(),
+            ));
+        };
+        if keep.len() > self.waiting.len() {
+            return Err(CoreError::Config(format!(
+                "{} decisions for {} waiting survivors",
+                keep.len(),
+                self.waiting.len()
+            )));
+        }
+        for (&flag, w) in keep.iter().zip(self.waiting.drain(..keep.len())) {
+            if flag {
+                let text = std::str::from_utf8(&self.waiting_data[w.text..w.end])
+                    .map_err(|_| CoreError::Config("a waiting text is not UTF-8".into()))?;
+                kept.write_record(&self.waiting_data[w.start..w.text], text)?;
+            }
+        }
+        if self.waiting.is_empty() {
+            self.waiting_data.clear();
+        }
+        Ok(())
     }
 
     /// Bytes of the input file read so far (compressed bytes for a compressed shard).
@@ -220,9 +271,24 @@ impl JsonlShard {
         let judged = judge(&self.scanner, &self.rule, texts.as_slice(), &rejected)?;
         self.write_rejects(block, &parsed, &judged)?;
         if let Some(kept) = &mut self.kept {
+            let texts_too = kept.takes_texts();
             for ((line, text), decision) in block.lines.iter().zip(&parsed).zip(&judged.decisions) {
                 if let (Decision::Kept, Ok(text)) = (decision, text) {
-                    kept.write_record(line.raw(data), text)?;
+                    if self.options.defer_kept {
+                        let start = self.waiting_data.len();
+                        self.waiting_data.extend_from_slice(line.raw(data));
+                        let middle = self.waiting_data.len();
+                        if texts_too {
+                            self.waiting_data.extend_from_slice(text.as_bytes());
+                        }
+                        self.waiting.push_back(Waiting {
+                            start,
+                            text: middle,
+                            end: self.waiting_data.len(),
+                        });
+                    } else {
+                        kept.write_record(line.raw(data), text)?;
+                    }
                 }
             }
         }
@@ -275,6 +341,12 @@ impl JsonlShard {
     /// Completes the outputs (call after `next_block` returned `None`); returns the rejects
     /// file (`None` when nothing was rejected) and the kept files written during the scan.
     pub fn finish(self) -> Result<(Option<PathBuf>, Vec<PathBuf>)> {
+        if !self.waiting.is_empty() {
+            return Err(CoreError::Config(format!(
+                "{} survivors were never decided (keep_survivors)",
+                self.waiting.len()
+            )));
+        }
         let (_, rejects) = self
             .rejects
             .finish()
