@@ -280,3 +280,21 @@ def test_kept_files_are_the_same_whoever_writes_them(
     for name in ("a.jsonl.zst", "c.parquet"):
         scored = json.loads((tmp_path / "fresh" / "_scored" / f"{name}.json").read_text())
         assert scored["scored"]["kept"], f"the scan wrote {name}'s kept file"
+
+
+def test_later_stages_split_their_work_as_the_scan_does(
+    model: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """`--threads 1` means one thread, later stages included; with shards side by side each
+    shard's stages run on its thread (they used every core each: 4 busy threads on 2 cores)."""
+    stages: dict[str, Any] = {"stats": {"min": {"words": 5}}, "dsir": dsir(model)}
+    cfg = FilterConfig(**stages)
+    for threads in (1, 2):
+        stats, ngrams = fastscan.Pipeline(cfg, threads=threads).stages[1:]
+        assert isinstance(stats, fastscan.StatsStage)
+        assert isinstance(ngrams, fastscan.DsirStage)
+        assert (stats.scanner.threads, ngrams.model.threads) == (threads, threads)
+    one = fastscan.filter_shards(corpus, tmp_path / "one", threads=1, **stages)
+    two = fastscan.filter_shards(corpus, tmp_path / "two", threads=2, **stages)
+    assert tree_bytes(tmp_path / "one", ("kept",)) == tree_bytes(tmp_path / "two", ("kept",))
+    assert one["totals"]["kept"] == two["totals"]["kept"]

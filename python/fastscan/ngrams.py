@@ -140,6 +140,24 @@ class NgramModel:
         )
 
     @property
+    def threads(self) -> int:
+        """The threads scoring uses."""
+        return self._inner.threads
+
+    def with_threads(self, threads: int) -> NgramModel:
+        """The same model scoring on `threads` threads."""
+        return NgramModel(
+            self.target,
+            self.raw,
+            buckets=self.buckets,
+            n=self.n,
+            smoothing=self.smoothing,
+            smoothing_value=self.smoothing_value,
+            threads=threads,
+            info=self.info,
+        )
+
+    @property
     def log_ratio(self) -> list[float]:
         """Per bucket: ``log p_target - log p_raw``."""
         return list(self._inner.log_ratio)

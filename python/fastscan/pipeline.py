@@ -33,7 +33,7 @@ class Pipeline(Cascade):
     Args:
         config: the settings (`FilterConfig`).
         scanner: the pattern scanner to share (default: one for the config's pack).
-        threads: threads of a new scanner.
+        threads: threads of a new scanner; the later stages use as many.
     """
 
     def __init__(
@@ -45,7 +45,10 @@ class Pipeline(Cascade):
         patterns = PatternStage(
             min_score=config.min_score, require=config.require, scanner=self.scanner
         )
-        super().__init__([patterns, *config.later_stages()])
+        # The later stages split their work as the scan does (one thread per shard when
+        # shards go side by side).
+        later = [stage.with_threads(self.scanner.threads) for stage in config.later_stages()]
+        super().__init__([patterns, *later])
         self.later = Cascade(self.stages[1:]) if len(self.stages) > 1 else None
 
     @property

@@ -15,6 +15,7 @@ Stages never see documents an earlier stage dropped by its thresholds.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,12 @@ class Stage:
 
     def prepare(self) -> None:
         """One-time set-up before the first `measure` (loading a model); timed apart."""
+
+    def with_threads(self, threads: int) -> Stage:
+        """This stage measuring on `threads` threads per call (a run whose shards go side by
+        side gives each one thread): itself when that is already so, or when its work is not
+        split that way (the semantic stage uses every core, one shard at a time)."""
+        return self
 
     def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         """The stage's columns for `texts`, telling `progress` how many texts are done
@@ -233,6 +240,13 @@ class StatsStage(Stage):
         self.scanner = scanner or Scanner(threads=threads)
         self.output_names = list(STAT_NAMES)
 
+    def with_threads(self, threads: int) -> Stage:
+        if threads == self.scanner.threads:
+            return self
+        other = copy.copy(self)
+        other.scanner = Scanner(threads=threads)
+        return other
+
     def measure(self, texts: pa.Array, progress: Callable[[int], None]) -> pa.RecordBatch:
         stats = self.scanner.stats(texts)
         progress(len(texts))
@@ -280,6 +294,13 @@ class DsirStage(Stage):
         self.top_fraction = top_fraction
         self.per_token = per_token
         self.output_names = ["log_importance", "ngram_tokens"]
+
+    def with_threads(self, threads: int) -> Stage:
+        if threads == self.model.threads:
+            return self
+        other = copy.copy(self)
+        other.model = self.model.with_threads(threads)
+        return other
 
     @property
     def label(self) -> str:
