@@ -7,8 +7,10 @@ BASELINE_BIN is another checkout's ``.venv/bin/fastscan-filter`` (say, the commi
 change); DATA is a directory with one sub-directory of shards per format (what
 `benches/throughput.py --data` writes, e.g. ``bench-data/throughput-500mb``). Each case runs
 the two commands alternately, `--runs` times each, in fresh processes, and prints the
-median whole-command MB/s per core, the run clock's MB/s per core (the report's), peak RSS
-and the ratio new / baseline. MB are megabytes of text read (the report's read bytes).
+median whole-command MB/s per core (wall clock over the threads asked for), MB per CPU second
+(user + system time of the process and its threads: what a build spends whatever threads it
+uses), the run clock's MB/s per core (the report's), peak RSS and the ratio new / baseline.
+MB are megabytes of text read (the report's read bytes).
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ def one_run(binary: Path, shards: Path, threads: int, config: str | None) -> dic
         if proc.returncode != 0:
             raise SystemExit(f"{command} failed")
         mb = report["totals"]["read"]["bytes"] / 1e6
+        cpu = usage.ru_utime + usage.ru_stime
         return {
             "whole": mb / wall / threads,
+            "cpu": mb / cpu,
             "run": (report["totals"]["mb_per_s"] or 0.0) / threads,
             "rss": usage.ru_maxrss / 1024,
             "kept": report["totals"]["kept"]["docs"],
@@ -66,9 +70,10 @@ def main() -> None:
     print(f"baseline {args.baseline}; new {NEW_BIN}; {args.runs} runs each, alternating\n")
     print(
         "| input | threads | baseline MB/s/core | new MB/s/core | new / baseline "
-        "| run clock, baseline | run clock, new | peak RSS MiB, baseline | new |"
+        "| MB per CPU s, baseline | new | run clock, baseline | run clock, new "
+        "| peak RSS MiB, baseline | new |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for fmt in args.formats.split(","):
         shards = args.data / fmt
         for threads in (int(t) for t in args.threads.split(",")):
@@ -84,7 +89,8 @@ def main() -> None:
 
             print(
                 f"| {fmt} | {threads} | {med('old', 'whole'):.1f} | {med('new', 'whole'):.1f} "
-                f"| {med('new', 'whole') / med('old', 'whole'):.2f}x | {med('old', 'run'):.1f} "
+                f"| {med('new', 'whole') / med('old', 'whole'):.2f}x "
+                f"| {med('old', 'cpu'):.1f} | {med('new', 'cpu'):.1f} | {med('old', 'run'):.1f} "
                 f"| {med('new', 'run'):.1f} | {med('old', 'rss'):.0f} | {med('new', 'rss'):.0f} |"
             )
 
