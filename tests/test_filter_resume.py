@@ -13,7 +13,8 @@ import pytest
 
 import fastscan
 from fastscan.filter import UsageError
-from shards import jsonl_bytes, many_records, tree_bytes, write_jsonl
+from fastscan.ngrams import NgramModel
+from shards import jsonl_bytes, many_records, sample_records, tree_bytes, write_jsonl
 
 CLI = [sys.executable, "-m", "fastscan.filter.cli"]
 
@@ -25,17 +26,43 @@ def make_shards(root: Path, shards: int, records: int) -> None:
         write_jsonl(root / f"s{i:02d}.jsonl.zst", jsonl_bytes(part))
 
 
-@pytest.mark.parametrize("phase", ["_scored", "_done"])
-def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path, phase: str) -> None:
+def cascade_config(root: Path, stages: str | None) -> list[str]:
+    """`--config` arguments: a later stage that decides as the scan goes (`stats`: the scan
+    writes the kept records once the stage has decided), or a ranking over the whole run
+    (`ranked`: phase 2 writes them); none for the keep rule alone."""
+    if stages is None:
+        return []
+    root.mkdir(parents=True, exist_ok=True)
+    if stages == "stats":
+        text = "[stats]\nmin = { words = 20 }\n"
+    else:
+        texts = [r["text"] for r in sample_records()]
+        NgramModel.fit(texts[:10], texts, buckets=1024).save(root / "model.parquet")
+        text = f'[dsir]\nmodel = "{root / "model.parquet"}"\ntop_fraction = 0.5\n'
+    (root / "cascade.toml").write_text(text)
+    return ["--config", str(root / "cascade.toml")]
+
+
+@pytest.mark.parametrize(
+    ("phase", "stages"),
+    [("_scored", None), ("_done", None), ("_scored", "stats"), ("_done", "ranked")],
+)
+def test_sigkill_mid_run_then_resume_is_byte_identical(
+    tmp_path: Path, phase: str, stages: str | None
+) -> None:
     """Killed while scoring (phase 1: some shards scored, none selected) or while writing
-    the kept files (phase 2: some shards finished), the rerun ends as an uninterrupted run."""
+    the kept files (phase 2: some shards finished), the rerun ends as an uninterrupted run;
+    with the kept records written by the scan (as the keep rule or a later stage decides)
+    or by phase 2 (a ranking over the run)."""
     make_shards(tmp_path / "in", shards=8, records=4000)
+    config = cascade_config(tmp_path / "config", stages)
     ref = tmp_path / "ref"
-    done = subprocess.run([*CLI, str(tmp_path / "in"), "-o", str(ref), "--threads", "1", "-q"])
+    args = ["--threads", "1", *config]
+    done = subprocess.run([*CLI, str(tmp_path / "in"), "-o", str(ref), *args, "-q"])
     assert done.returncode == 0
 
     out = tmp_path / "out"
-    proc = subprocess.Popen([*CLI, str(tmp_path / "in"), "-o", str(out), "--threads", "1", "-q"])
+    proc = subprocess.Popen([*CLI, str(tmp_path / "in"), "-o", str(out), *args, "-q"])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if len(list((out / phase).glob("*.json"))) >= 2:
@@ -55,7 +82,7 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path: Path, phase: st
     assert not (out / "report.json").exists()
 
     rerun = subprocess.run(
-        [*CLI, str(tmp_path / "in"), "-o", str(out), "--threads", "1", "--json"],
+        [*CLI, str(tmp_path / "in"), "-o", str(out), *args, "--json"],
         capture_output=True,
         text=True,
     )
