@@ -72,7 +72,8 @@ def scored_path(out: Path, shard: Shard) -> Path:
 
 
 # Survivors gathered before the later stages measure them: enough for the semantic stage's
-# batches (and its longest-first order), little memory.
+# batches (and its longest-first order), little memory (their texts, and their lines or rows
+# when the scan writes the kept records: about twice GATHER_BYTES at most).
 GATHER_DOCS = 4096
 GATHER_BYTES = 64 << 20
 
@@ -203,7 +204,9 @@ def shard_entry(shard: Shard, tally: Tally, seconds: float) -> dict[str, Any]:
 
 class _Scores:
     """Completes a shard's scores batches and writes them: stage 1's batches wait here until
-    the later stages have measured their survivors (gathered across blocks)."""
+    the later stages have measured their survivors (gathered across blocks); then each
+    block's `keep` hears which of its survivors the run keeps (their lines or rows wait for
+    that in the reader or the batch, when the scan writes the kept records)."""
 
     def __init__(self, path: Path, ctx: Context, watch: Silent) -> None:
         self.path = path

@@ -301,7 +301,14 @@ pub fn copy_rows(
         lmflow_max_bytes,
     )?
     .ok_or_else(|| PyValueError::new_err("give one of kept_path and lmflow_dir"))?;
-    let options = options(text_field, block_bytes, max_record_bytes, false, None, false)?;
+    let options = options(
+        text_field,
+        block_bytes,
+        max_record_bytes,
+        false,
+        None,
+        false,
+    )?;
     let rows = u64_values(rows, "rows")?;
     let offsets = u64_values(offsets, "offsets")?;
     let lengths = u64_values(lengths, "lengths")?;

@@ -9,9 +9,11 @@
 //! With one thread everything runs on the caller's thread; with more, a reader thread
 //! decompresses and splits ahead while the pool parses and scans. Which records a run keeps
 //! is known only once every stage has scored them (a `top_fraction` ranks the whole run), so
-//! kept files are in general written afterwards from the input and the chosen rows
-//! ([`super::copy`]); when the keep rule is the run's whole decision, the scan writes them as
-//! it goes, through the same writer, saving the second read.
+//! kept files are then written afterwards from the input and the chosen rows
+//! ([`super::copy`]). Without a ranking the scan writes them through the same writer, saving
+//! the second read: as it goes when the keep rule is the run's whole decision, or, with later
+//! stages (`defer_kept`), once they have decided the survivors, whose lines wait here until
+//! [`JsonlShard::keep_survivors`] says which to write.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -402,4 +404,84 @@ fn spawn_reader(mut blocks: LineBlocks<Box<dyn std::io::Read + Send>>) -> std::i
             }
         })?;
     Ok(Source::Thread(rx, back))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+    use crate::{Pack, ScanOptions};
+
+    /// A shard of ten records, the even ones holding the pack's literal, scanned with its
+    /// survivors deferred; the directory it writes in.
+    fn deferred_shard(name: &str) -> (JsonlShard, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("fastscan-jsonl-{}-{name}", std::process::id()));
+        drop(std::fs::remove_dir_all(&dir));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut lines = String::new();
+        for i in 0..10 {
+            let word = if i % 2 == 0 { "curl" } else { "plain" };
+            writeln!(lines, "{{\"text\": \"{word} {i}\"}}").unwrap();
+        }
+        std::fs::write(dir.join("in.jsonl"), lines).unwrap();
+        let pack = Pack::from_toml("[[group]]\nname = \"http\"\nliterals = [\"curl \"]\n").unwrap();
+        let options = ScanOptions {
+            threads: Some(1),
+            ..ScanOptions::default()
+        };
+        let scanner = Arc::new(Scanner::new(pack, options).unwrap());
+        let rule = KeepRule::new(scanner.pack(), 1.0, &[]).unwrap();
+        let options = JsonlOptions {
+            defer_kept: true,
+            ..JsonlOptions::default()
+        };
+        let kept = KeptOutput::Lines {
+            path: dir.join("kept"),
+            compression: Compression::None,
+        };
+        let rejects = dir.join("rejects");
+        let shard = JsonlShard::open(
+            &dir.join("in.jsonl"),
+            scanner,
+            rule,
+            options,
+            Some(&kept),
+            &rejects,
+            Compression::None,
+        )
+        .unwrap();
+        (shard, dir)
+    }
+
+    #[test]
+    fn deferred_survivors_are_written_as_decided() {
+        let (mut shard, dir) = deferred_shard("decided");
+        while shard.next_block().unwrap().is_some() {}
+        // Survivors 0, 2, 4, 6, 8 wait; the run keeps the first, third and fifth.
+        shard.keep_survivors(&[true, false]).unwrap();
+        shard.keep_survivors(&[true, false, true]).unwrap();
+        assert!(
+            shard.keep_survivors(&[true]).is_err(),
+            "no survivor waits any more"
+        );
+        shard.finish().unwrap();
+        let kept = std::fs::read_to_string(dir.join("kept")).unwrap();
+        assert_eq!(
+            kept,
+            "{\"text\": \"curl 0\"}\n{\"text\": \"curl 4\"}\n{\"text\": \"curl 8\"}\n"
+        );
+        drop(std::fs::remove_dir_all(&dir));
+    }
+
+    #[test]
+    fn undecided_survivors_fail_the_shard() {
+        let (mut shard, dir) = deferred_shard("undecided");
+        while shard.next_block().unwrap().is_some() {}
+        shard.keep_survivors(&[true]).unwrap();
+        let error = shard.finish().unwrap_err().to_string();
+        assert!(error.contains("4 survivors were never decided"), "{error}");
+        drop(std::fs::remove_dir_all(&dir));
+    }
 }
