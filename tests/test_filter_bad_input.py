@@ -114,7 +114,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     else:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to become nobody")
+            reason = "running as root without setpriv (util-linux) to become nobody"
+            if os.environ.get("FASTSCAN_REQUIRE_SETPRIV"):
+                pytest.fail(f"FASTSCAN_REQUIRE_SETPRIV is set but {reason}")
+            pytest.skip(reason)
         base = Path(tempfile.mkdtemp(prefix="fastscan-unreadable-"))  # not under pytest's 0700
         try:
             base.chmod(0o755)
