@@ -73,7 +73,8 @@ class Scanner:
 @final
 class JsonlShard:
     """A JSONL shard being scanned; yields one scores batch per block (with
-    ``survivor_texts``, a ``(batch, texts)`` pair)."""
+    ``survivor_texts``, a ``(batch, texts)`` pair). With a kept output (``kept_path`` or
+    ``lmflow_dir``) the survivors' lines wait until `keep_survivors` decides them."""
 
     def __new__(
         cls,
@@ -94,12 +95,11 @@ class JsonlShard:
         lmflow_dir: str | os.PathLike[str] | None = None,
         lmflow_stem: str = "kept",
         lmflow_max_bytes: int = ...,
-        defer_kept: bool = False,
     ) -> Self: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
     def keep_survivors(self, keep: Any) -> None:
-        """Decides the oldest survivors waiting (``defer_kept``), one boolean each, in
+        """Decides the oldest survivors waiting (with a kept output), one boolean each, in
         order: the ones true are written to the kept output."""
     @property
     def consumed(self) -> int: ...

@@ -54,7 +54,12 @@ class Pipeline(Cascade):
     @property
     def ranked(self) -> list[str]:
         """The stages that keep a `top_fraction` (a ranking over a whole run)."""
-        return self.config.ranked_stages()
+        return [stage.name for stage in self.stages if stage.top_fraction is not None]
+
+    @property
+    def min_hits(self) -> dict[str, int]:
+        """Each group's hit threshold (what the report counts as a hit)."""
+        return {g.name: g.min_hits for g in self.scanner.pack.groups}
 
     def judge(
         self, texts: pa.Array, first_row: int = 0, invalid_tokens: Sequence[int] = ()

@@ -192,9 +192,6 @@ class PatternStage(Stage):
         why = pc.if_else(kept, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
         return kept, why
 
-    def ranking(self, columns: Columns) -> Any:
-        return None
-
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

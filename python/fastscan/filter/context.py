@@ -16,12 +16,12 @@ class Context:
     """What every shard of a run shares."""
 
     config: FilterConfig
-    scanner: Scanner
     out: Path
     tokenizer: _fastscan.Tokenizer | None
     pipeline: Pipeline
     run_id: str = "run"
 
     @property
-    def min_hits(self) -> dict[str, int]:
-        return {g.name: g.min_hits for g in self.scanner.pack.groups}
+    def scanner(self) -> Scanner:
+        """The pattern scanner (the pipeline's)."""
+        return self.pipeline.scanner

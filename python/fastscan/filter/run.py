@@ -102,7 +102,6 @@ def _run_local(run: Run, threads: int | None, reporter: Reporter | None) -> dict
     scanner = Scanner(run.config.load_pack(), max(1, total // workers))
     ctx = Context(
         config=run.config,
-        scanner=scanner,
         out=run.out,
         tokenizer=load_tokenizer(run.config),
         pipeline=Pipeline(run.config, scanner),

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
-from fastscan.cascade.decide import DECISION_COLUMNS, decide, find_cutoffs
+from fastscan.cascade.decide import find_cutoffs
 from fastscan.cascade.ranking import Cutoff
 from fastscan.filter.accounting import Accounting
 from fastscan.filter.distributions import merge
@@ -72,10 +72,6 @@ class Selector:
     run_id: str
     tokenizer: _fastscan.Tokenizer | None
     cutoffs: dict[str, Cutoff]
-
-    @property
-    def min_hits(self) -> dict[str, int]:
-        return {g.name: g.min_hits for g in self.pipeline.scanner.pack.groups}
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -117,7 +113,7 @@ def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector)
     (stage / "kept").mkdir(parents=True)
     try:
         source_scores = sel.source / scored["scored"]["scores"]
-        names, min_hits = pipeline.names, sel.min_hits
+        names, min_hits = pipeline.names, pipeline.min_hits
         if scored.get("final") is not None and sel.source == sel.out and not sel.cutoffs:
             # Phase 1's decisions are the run's: its counts stand, its scores stay.
             rewrite = False
@@ -163,7 +159,7 @@ def _decide_scores(
     """Decides a scores file batch by batch, writing the decided batches to `target`;
     returns their accounting and the kept rows (row, offset, length), from the one read."""
     pipeline = sel.pipeline
-    accounting = Accounting(pipeline.names, sel.min_hits)
+    accounting = Accounting(pipeline.names, pipeline.min_hits)
     chosen = _Chosen()
     writer: pq.ParquetWriter | None = None
     with open(source, "rb") as handle:
@@ -171,12 +167,8 @@ def _decide_scores(
         try:
             batches = scores.iter_batches(batch_size=65536)
             for batch in _non_empty(batches, scores.schema_arrow):
-                columns = {
-                    n: batch.column(n) for n in batch.schema.names if n not in DECISION_COLUMNS
-                }
-                table = pa.RecordBatch.from_pydict(columns)
-                decisions = decide(pipeline.stages, table, sel.cutoffs, part, batch.column("row"))
-                decided = pa.RecordBatch.from_pydict({**columns, **decisions.columns()})
+                # Decided again as phase 1 decides, with the run's cutoffs.
+                decided, decisions = pipeline.complete_decided(batch, None, sel.cutoffs, part)
                 if writer is None:
                     writer = pq.ParquetWriter(target, decided.schema, compression="zstd")
                 writer.write_batch(decided)

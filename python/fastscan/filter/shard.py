@@ -6,8 +6,10 @@ copy); survivors gather across blocks to a batch for the later stages, which mea
 memory; each scores batch is then completed (`Pipeline.complete`) and written once. Nothing
 is staged and read back. The shard's scores file and rejects file are written under
 ``OUT/_tmp/<run>/`` and moved into place when the shard is complete; its marker
-``OUT/_scored/<relative path>.json`` is written last. Which records the run keeps is decided
-in phase 2 (`fastscan.filter.select`), over every shard's scores.
+``OUT/_scored/<relative path>.json`` is written last. Without a ``top_fraction`` the decisions
+are final here, and the scan writes the kept records too: the survivors' lines (or rows)
+wait until their batch is decided. A ranking decides in phase 2 (`fastscan.filter.select`),
+over every shard's scores, which then writes the kept files from the inputs.
 """
 
 from __future__ import annotations
@@ -221,7 +223,9 @@ class _Scores:
         self.later_seconds: dict[str, tuple[float, float]] = {}
         # With no ranking, phase 1's decisions are final: it counts them too.
         self.accounting = (
-            None if self.pipeline.ranked else Accounting(self.pipeline.names, ctx.min_hits)
+            None
+            if self.pipeline.ranked
+            else Accounting(self.pipeline.names, self.pipeline.min_hits)
         )
 
     def add(
@@ -317,7 +321,6 @@ def _scan_jsonl(
     # Unless a ranking over the whole run decides, the scan writes the kept records: those
     # the keep rule keeps as it goes, or, with later stages, those they keep as they decide.
     kept_args = {} if ctx.pipeline.ranked else kept_arguments(shard, cfg, stage)
-    defer = later and bool(kept_args)
     reader = _fastscan.JsonlShard(
         ctx.scanner._inner,
         shard.path,
@@ -330,7 +333,6 @@ def _scan_jsonl(
         max_record_bytes=cfg.max_record_mb << 20,
         survivor_texts=later,
         id_field=cfg.id_field,
-        defer_kept=defer,
         **kept_args,
     )
     first = FirstRecords(lambda _, n: no_text_message(shard.path, cfg.text_field, n), ShardError)
@@ -341,7 +343,7 @@ def _scan_jsonl(
         now = reader.consumed
         watch.advance(now - consumed, batch.num_rows, _text_bytes(batch))
         consumed = now
-        scores.add(batch, texts, reader.keep_survivors if defer else None)
+        scores.add(batch, texts, reader.keep_survivors if kept_args else None)
     first.finish()
     scores.flush()  # the last survivors are decided (and written) before the output closes
     _, kept = reader.finish()
@@ -458,25 +460,20 @@ def _scan_parquet_batches(
             if cfg.id_field is not None:
                 judged = with_id(judged, batch, cfg.id_field)
             survived = pc.equal(judged.column("decision"), "kept")
-            survivors = None
-            keep: KeepSurvivors | None = None
+            survivors = pc.filter(texts, survived)
             rejects.write(batch, judged, dict(bad), row)
-            if ctx.pipeline.later is not None:
-                survivors = pc.filter(texts, survived)
-                if kept is not None:  # written once the later stages decide
-                    keep = _keep_rows(kept, batch.filter(survived), survivors)
-            elif kept is not None:  # the keep rule decides: the kept rows as the scan goes
-                kept.write(batch, texts, survived)
+            keep = None if kept is None else _keep_rows(kept, batch.filter(survived), survivors)
             row += batch.num_rows
             watch.advance(int(per_row * batch.num_rows), batch.num_rows, _text_bytes(judged))
-            scores.add(judged, survivors, keep)
+            scores.add(judged, survivors if ctx.pipeline.later is not None else None, keep)
         first.finish()
     finally:
         rejects.close()
 
 
 def _keep_rows(kept: KeptRows, rows: pa.RecordBatch, texts: pa.Array) -> KeepSurvivors:
-    """Writes the survivors `rows` (texts `texts`) the run keeps, once that is known."""
+    """Writes the survivors `rows` (texts `texts`) the run keeps, once that is known (as
+    the JSONL reader keeps its survivors' lines until then)."""
     return lambda mask: kept.write(rows, texts, mask)
 
 

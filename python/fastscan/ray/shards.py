@@ -152,7 +152,6 @@ def _filter_shard(shard: Shard, cfg: FilterConfig, out: str, run_id: str) -> dic
     scanner = Scanner(cfg.load_pack(), max(1, int(assigned)))
     ctx = Context(
         config=cfg,
-        scanner=scanner,
         out=Path(out),
         tokenizer=load_tokenizer(cfg),
         pipeline=Pipeline(cfg, scanner),

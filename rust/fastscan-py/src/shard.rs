@@ -35,7 +35,6 @@ fn options(
     max_record_bytes: usize,
     survivor_texts: bool,
     id_field: Option<&str>,
-    defer_kept: bool,
 ) -> PyResult<JsonlOptions> {
     Ok(JsonlOptions {
         text_field: FieldPath::parse(text_field).map_err(PyValueError::new_err)?,
@@ -46,7 +45,6 @@ fn options(
             .map(FieldPath::parse)
             .transpose()
             .map_err(PyValueError::new_err)?,
-        defer_kept,
     })
 }
 
@@ -118,7 +116,7 @@ impl PyJsonlShard {
         text_field = "text", min_score = fastscan_core::shard::judge::DEFAULT_MIN_SCORE, require = Vec::new(),
         block_bytes = 8 << 20, max_record_bytes = 64 << 20, survivor_texts = false,
         id_field = None, kept_path = None, kept_compression = "none", lmflow_dir = None,
-        lmflow_stem = "kept", lmflow_max_bytes = 256 << 20, defer_kept = false
+        lmflow_stem = "kept", lmflow_max_bytes = 256 << 20
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -139,7 +137,6 @@ impl PyJsonlShard {
         lmflow_dir: Option<PathBuf>,
         lmflow_stem: &str,
         lmflow_max_bytes: u64,
-        defer_kept: bool,
     ) -> PyResult<Self> {
         let kept = kept_output(
             kept_path,
@@ -157,7 +154,6 @@ impl PyJsonlShard {
             max_record_bytes,
             survivor_texts,
             id_field,
-            defer_kept,
         )?;
         let shard = py
             .detach(|| {
@@ -228,8 +224,8 @@ impl PyJsonlShard {
         self.blank_lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Decides the oldest survivors waiting (`defer_kept`), one boolean each, in order: the
-    /// ones true are written to the kept output.
+    /// Decides the oldest survivors waiting (with a kept output), one boolean each, in
+    /// order: the ones true are written to the kept output.
     fn keep_survivors(&self, py: Python<'_>, keep: PyArray) -> PyResult<()> {
         let (array, _) = keep.into_inner();
         let flags = array
@@ -301,14 +297,7 @@ pub fn copy_rows(
         lmflow_max_bytes,
     )?
     .ok_or_else(|| PyValueError::new_err("give one of kept_path and lmflow_dir"))?;
-    let options = options(
-        text_field,
-        block_bytes,
-        max_record_bytes,
-        false,
-        None,
-        false,
-    )?;
+    let options = options(text_field, block_bytes, max_record_bytes, false, None)?;
     let rows = u64_values(rows, "rows")?;
     let offsets = u64_values(offsets, "offsets")?;
     let lengths = u64_values(lengths, "lengths")?;

@@ -11,9 +11,9 @@
 //! is known only once every stage has scored them (a `top_fraction` ranks the whole run), so
 //! kept files are then written afterwards from the input and the chosen rows
 //! ([`super::copy`]). Without a ranking the scan writes them through the same writer, saving
-//! the second read: as it goes when the keep rule is the run's whole decision, or, with later
-//! stages (`defer_kept`), once they have decided the survivors, whose lines wait here until
-//! [`JsonlShard::keep_survivors`] says which to write.
+//! the second read: given a kept output, the keep rule's survivors wait here (their lines)
+//! until [`JsonlShard::keep_survivors`] says which the run keeps, block by block when the
+//! keep rule is the whole decision, once the later stages have decided them otherwise.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -47,10 +47,6 @@ pub struct JsonlOptions {
     /// A field whose value (a string, or a number's JSON text) each block report carries as
     /// the record's id, read in the same parse as the text.
     pub id_field: Option<FieldPath>,
-    /// With a kept output, the keep rule's survivors wait (in order) for the stages after it
-    /// to decide them: [`JsonlShard::keep_survivors`] writes the ones the run keeps. Without
-    /// it, every record the keep rule keeps is written as it is scanned.
-    pub defer_kept: bool,
 }
 
 impl Default for JsonlOptions {
@@ -61,7 +57,6 @@ impl Default for JsonlOptions {
             max_record_bytes: 64 << 20,
             survivor_texts: false,
             id_field: None,
-            defer_kept: false,
         }
     }
 }
@@ -105,8 +100,8 @@ pub struct JsonlShard {
     rule: KeepRule,
     options: JsonlOptions,
     kept: Option<KeptSink>,
-    /// Survivors waiting for their final decision (`defer_kept`): their lines (and texts,
-    /// for an output of texts) back to back in `waiting_data`, oldest first.
+    /// Survivors waiting for their final decision (with a kept output): their lines (and
+    /// texts, for an output of texts) back to back in `waiting_data`, oldest first.
     waiting: VecDeque<Waiting>,
     waiting_data: Vec<u8>,
     rejects: RejectWriter,
@@ -123,8 +118,9 @@ struct Waiting {
 
 impl JsonlShard {
     /// Opens `input` (compression from its name); rejects go to `rejects` (created at the
-    /// first one); with `kept`, the records the keep rule keeps are written there as they
-    /// are scanned (for a run whose keep rule is its whole decision).
+    /// first one); with `kept`, the records the keep rule keeps wait for
+    /// [`JsonlShard::keep_survivors`] to say which of them go there (for a run without a
+    /// ranking over all its shards).
     pub fn open(
         input: &Path,
         scanner: Arc<Scanner>,
@@ -165,16 +161,16 @@ impl JsonlShard {
         })
     }
 
-    /// Decides the oldest waiting survivors (`defer_kept`), one flag each, in order: writes
-    /// the ones flagged to the kept output.
+    /// Decides the oldest waiting survivors, one flag each, in order: writes the ones
+    /// flagged to the kept output.
     ///
     /// # Errors
-    /// When more flags come than survivors wait, when there is no deferred kept output, or
-    /// when the output cannot be written.
+    /// When more flags come than survivors wait, when the shard has no kept output, or when
+    /// the output cannot be written.
     pub fn keep_survivors(&mut self, keep: &[bool]) -> Result<()> {
-        let Some(kept) = self.kept.as_mut().filter(|_| self.options.defer_kept) else {
+        let Some(kept) = self.kept.as_mut() else {
             return Err(CoreError::Config(
-                "keep_survivors needs a kept output with defer_kept".into(),
+                "keep_survivors needs a kept output".into(),
             ));
         };
         if keep.len() > self.waiting.len() {
@@ -276,21 +272,17 @@ impl JsonlShard {
             let texts_too = kept.takes_texts();
             for ((line, text), decision) in block.lines.iter().zip(&parsed).zip(&judged.decisions) {
                 if let (Decision::Kept, Ok(text)) = (decision, text) {
-                    if self.options.defer_kept {
-                        let start = self.waiting_data.len();
-                        self.waiting_data.extend_from_slice(line.raw(data));
-                        let middle = self.waiting_data.len();
-                        if texts_too {
-                            self.waiting_data.extend_from_slice(text.as_bytes());
-                        }
-                        self.waiting.push_back(Waiting {
-                            start,
-                            text: middle,
-                            end: self.waiting_data.len(),
-                        });
-                    } else {
-                        kept.write_record(line.raw(data), text)?;
+                    let start = self.waiting_data.len();
+                    self.waiting_data.extend_from_slice(line.raw(data));
+                    let middle = self.waiting_data.len();
+                    if texts_too {
+                        self.waiting_data.extend_from_slice(text.as_bytes());
                     }
+                    self.waiting.push_back(Waiting {
+                        start,
+                        text: middle,
+                        end: self.waiting_data.len(),
+                    });
                 }
             }
         }
@@ -413,8 +405,8 @@ mod tests {
     use super::*;
     use crate::{Pack, ScanOptions};
 
-    /// A shard of ten records, the even ones holding the pack's literal, scanned with its
-    /// survivors deferred; the directory it writes in.
+    /// A shard of ten records, the even ones holding the pack's literal, scanned with a kept
+    /// output; the directory it writes in.
     fn deferred_shard(name: &str) -> (JsonlShard, PathBuf) {
         let dir =
             std::env::temp_dir().join(format!("fastscan-jsonl-{}-{name}", std::process::id()));
@@ -433,10 +425,7 @@ mod tests {
         };
         let scanner = Arc::new(Scanner::new(pack, options).unwrap());
         let rule = KeepRule::new(scanner.pack(), 1.0, &[]).unwrap();
-        let options = JsonlOptions {
-            defer_kept: true,
-            ..JsonlOptions::default()
-        };
+        let options = JsonlOptions::default();
         let kept = KeptOutput::Lines {
             path: dir.join("kept"),
             compression: Compression::None,

@@ -39,6 +39,7 @@ impl fmt::Display for FieldPath {
 }
 
 /// What the walk found at the end of a path.
+#[derive(Clone)]
 enum Found<'a> {
     Text(Cow<'a, str>),
     /// A number, as its JSON text (an id may be one; a text may not).
@@ -135,7 +136,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(self.leaf(|| Found::Text(Cow::Owned(v.clone()))))
+        Ok(self.leaf(|| Found::Text(Cow::Owned(v))))
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
@@ -196,13 +197,19 @@ impl<'de> Visitor<'de> for Walk<'_> {
 }
 
 impl<'de> Walk<'_> {
-    /// A value: what each path that ends here finds (`value`); a path that goes on finds
-    /// nothing in a scalar; a path not followed finds nothing.
-    fn leaf(&self, value: impl Fn() -> Found<'de>) -> [Found<'de>; 2] {
-        self.paths.map(|p| match p {
-            Some([]) => value(),
-            _ => Found::Missing,
-        })
+    /// A value: what each path that ends here finds (`value`, made once, and only when a
+    /// path ends here); a path that goes on finds nothing in a scalar; a path not followed
+    /// finds nothing.
+    fn leaf(&self, value: impl FnOnce() -> Found<'de>) -> [Found<'de>; 2] {
+        match self.paths.map(|p| matches!(p, Some([]))) {
+            [true, true] => {
+                let found = value();
+                [found.clone(), found]
+            }
+            [true, false] => [value(), Found::Missing],
+            [false, true] => [Found::Missing, value()],
+            [false, false] => [Found::Missing, Found::Missing],
+        }
     }
 }
 
