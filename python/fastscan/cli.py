@@ -176,7 +176,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_select(args: argparse.Namespace) -> int:
     from fastscan.filter.progress import Reporter
-    from fastscan.filter.report import summary_text
+    from fastscan.filter.report import print_report
     from fastscan.filter.reselect import select_run
     from fastscan.filter.run import UsageError
 
@@ -198,11 +198,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"fastscan select: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report, indent=1))
-    elif not args.quiet:
-        print(summary_text(report))
-    return 1 if report["totals"]["failed"] else 0
+    return print_report(report, as_json=args.json, quiet=args.quiet)
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from fastscan.filter.config import DEFAULT_MIN_SCORE, ConfigError, FilterConfig
 from fastscan.filter.progress import Reporter
-from fastscan.filter.report import summary_text
+from fastscan.filter.report import print_report
 from fastscan.filter.run import UsageError, filter_shards
-from fastscan.terminal import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_command
+from fastscan.terminal import EXIT_OK, EXIT_USAGE, run_command
 
 EXAMPLES = """\
 examples:
@@ -169,15 +169,13 @@ def _run(args: argparse.Namespace) -> int:
     except (UsageError, ConfigError, ValueError) as e:
         print(f"fastscan-filter: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report, indent=1))
-    elif args.dry_run:
-        _print_plan(report)
-    elif not args.quiet:
-        print(summary_text(report))
-    if not args.dry_run and report["totals"]["failed"]:
-        return EXIT_FAILED
-    return EXIT_OK
+    if args.dry_run:
+        if args.json:
+            print(json.dumps(report, indent=1))
+        else:
+            _print_plan(report)
+        return EXIT_OK
+    return print_report(report, as_json=args.json, quiet=args.quiet)
 
 
 def _print_plan(report: dict[str, object]) -> None:

@@ -19,6 +19,16 @@ def _mb(n: int) -> str:
     return f"{n:,} B"
 
 
+def print_report(report: dict[str, Any], *, as_json: bool, quiet: bool) -> int:
+    """What a run's command prints at the end (the report as JSON, or the summary unless
+    quiet); returns its exit status: 1 when a shard failed, else 0."""
+    if as_json:
+        print(json.dumps(report, indent=1))
+    elif not quiet:
+        print(summary_text(report))
+    return 1 if report["totals"]["failed"] else 0
+
+
 def summary_text(report: dict[str, Any]) -> str:
     """A short readable summary of a report (what the CLI prints at the end)."""
     t = report["totals"]
