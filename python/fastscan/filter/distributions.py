@@ -1,8 +1,9 @@
 """Per-stage score distributions and hits among kept documents, from a shard's scores file.
 
 Each stage with a score has a fixed histogram (so shards merge by adding): the documents that
-reached the stage, split into those it kept and those it dropped. Computed from the decided
-scores batches as phase 2 writes them, stored in the shard's entry, summed for the report.
+reached the stage, split into those it kept and those it dropped. Computed from the scores
+batches as they are decided (in phase 1 without a ranking, in phase 2 with one), stored in
+the shard's entry, summed for the report.
 """
 
 from __future__ import annotations

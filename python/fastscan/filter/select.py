@@ -2,12 +2,14 @@
 
 Once every shard is scored (phase 1, `fastscan.filter.shard`), each ranked stage's cutoff is
 found over all of them (`fastscan.cascade.decide.find_cutoffs`: exact, ties by shard then
-row); then, shard by shard, every record is decided from its scores (`decide`, the same code
-phase 1 and `BatchScorer` use), a shard's scores file is rewritten only when the ranking
-changed a decision, and its kept file is written from its input and the chosen rows
-(`_fastscan.copy_rows`: verbatim lines, read at their byte ranges or decompressed once more;
-Parquet rows re-read and filtered). Memory does not grow with the corpus: scores are read a
-batch at a time, and the chosen rows are three integers each.
+row, a few histogram passes over the scores); then, shard by shard, every record is decided
+from its scores (`Pipeline.complete_decided`, as phase 1 and `BatchScorer` decide), the
+shard's scores file is rewritten with those decisions, and its kept file is written from its
+input and the chosen rows (`_fastscan.copy_rows`: verbatim lines, read at their byte ranges
+or decompressed once more; Parquet rows re-read and filtered). A shard whose decisions phase
+1 already made (no ranking) keeps its scores, counts and kept files. Memory does not grow
+with the corpus: scores are read a shard or a batch at a time, and a shard's chosen rows are
+three integers each.
 
 ``fastscan select`` runs this phase alone over the scores of a finished run, with new
 thresholds, into a new directory: the kept files it writes are those a fresh run with the
