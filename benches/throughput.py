@@ -132,10 +132,10 @@ class FilterRun:
     rss: int
 
 
-def run_filter(shards: Path, out: Path, threads: int) -> FilterRun:
-    """Runs fastscan-filter in a fresh process."""
+def run_filter(shards: Path, out: Path, threads: int, *extra: str) -> FilterRun:
+    """Runs fastscan-filter in a fresh process (`extra`: more flags)."""
     cmd = [sys.executable, "-m", "fastscan.filter.cli", str(shards), "-o", str(out)]
-    cmd += ["--threads", str(threads), "--overwrite", "--json", "-q"]
+    cmd += ["--threads", str(threads), "--overwrite", "--json", "-q", *extra]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -216,7 +216,27 @@ def end_to_end(table: Table, texts: list[str], a: argparse.Namespace) -> Path:
             )
             name = f"fastscan-filter, {fmt} (whole command)"
             table.add(Row("end to end", name, threads, r.read_bytes, r.wall, note))
+        # The same command with a pack that can match nothing: what reading, parsing, the
+        # scores and the report cost with (almost) no scan and no kept records to write.
+        r = run_filter(shards, root / f"out-{fmt}-floor", 1, "--pack", str(null_pack(root)))
+        note = f"run clock {r.run:.2f} s ({r.read_bytes / r.run / 1e6:,.0f} MB/s); {FLOOR_NOTE}"
+        name = f"fastscan-filter, {fmt}, a pack that matches nothing"
+        table.add(Row("end to end", name, 1, r.read_bytes, r.wall, note))
     return jsonl
+
+
+FLOOR_NOTE = "the command's floor: one literal that never occurs, nothing kept"
+
+
+def null_pack(root: Path) -> Path:
+    """A pack of one literal (two control bytes) that no corpus text holds."""
+    path = root / "null-pack.toml"
+    path.write_text(
+        '[pack]\nname = "null"\nversion = "1"\ndescription = "Matches nothing."\n\n'
+        '[[group]]\nname = "none"\ndescription = "Never hits."\nweight = 1.0\n'
+        'literals = ["\\u0001\\u0002"]\n'
+    )
+    return path
 
 
 def peers(table: Table, texts: list[str], jsonl: Path | None, a: argparse.Namespace) -> None:
