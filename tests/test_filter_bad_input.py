@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 import fastscan
+from requires import unavailable
 from shards import jsonl_bytes, sample_records, write_jsonl
 from test_filter import check_accounting
 
@@ -114,10 +113,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     else:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            reason = "running as root without setpriv (util-linux) to become nobody"
-            if os.environ.get("FASTSCAN_REQUIRE_SETPRIV"):
-                pytest.fail(f"FASTSCAN_REQUIRE_SETPRIV is set but {reason}")
-            pytest.skip(reason)
+            unavailable(
+                "running as root without setpriv (util-linux) to become nobody",
+                "FASTSCAN_REQUIRE_SETPRIV",
+            )
         base = Path(tempfile.mkdtemp(prefix="fastscan-unreadable-"))  # not under pytest's 0700
         try:
             base.chmod(0o755)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fastscan
+import requires
 from fastscan.filter.cli import main as filter_main
 from fastscan.filter.guard import FIRST_RECORDS
 from fastscan.filter.progress import Reporter
@@ -239,7 +240,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
 def test_ctrl_c_stops_removes_staging_and_resumes(tmp_path: Path) -> None:
     """SIGINT during the semantic stage: exit 130, a resume hint, no traceback, no staging;
     unfinished shards are left for the rerun, which ends as an uninterrupted run does."""
-    pytest.importorskip("sentence_transformers", reason="needs fastscan[semantic]")
+    requires.module("sentence_transformers", "semantic")
     records = many_records(400)
     for i in range(4):
         write_jsonl(tmp_path / "in" / f"s{i}.jsonl", jsonl_bytes(records[i::4]))

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 import fastscan
+import requires
 from shards import jsonl_bytes, many_records, sample_records, write_jsonl
 
 RECORDS = sample_records() + many_records(200)
@@ -26,7 +27,7 @@ def _cli_kept_ids(shard_dir: Path, out: Path, **settings: Any) -> list[str]:
 
 
 def test_datatrove_pipeline_keeps_what_the_cli_keeps(tmp_path: Path) -> None:
-    pytest.importorskip("datatrove", reason="the datatrove extra is not installed")
+    requires.module("datatrove", "datatrove")
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
@@ -62,7 +63,7 @@ def test_datatrove_pipeline_keeps_what_the_cli_keeps(tmp_path: Path) -> None:
 
 
 def test_datatrove_filter_refuses_a_run_wide_ranking(tmp_path: Path) -> None:
-    pytest.importorskip("datatrove", reason="the datatrove extra is not installed")
+    requires.module("datatrove", "datatrove")
     from fastscan.integrations.datatrove import FastscanFilter
 
     with pytest.raises(ValueError, match=r"\[semantic\] top_fraction"):
@@ -103,7 +104,7 @@ def test_batch_scorer_runs_every_stage_as_the_cli_does(tmp_path: Path) -> None:
 
 
 def test_hugging_face_datasets_recipe_keeps_what_the_cli_keeps(tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets", reason="the hf extra is not installed")
+    datasets = requires.module("datasets", "hf")
     write_jsonl(tmp_path / "in" / "docs.jsonl", jsonl_bytes(RECORDS))
     # Every stage of the config, as the CLI runs it: the keep rule, then [stats].
     settings: dict[str, Any] = {"min_score": 3.0, "stats": {"min": {"words": 30}}}

@@ -18,6 +18,7 @@ import pytest
 import fastscan
 from fastscan.filter.outdir import LOCK
 from fastscan.filter.run import UsageError
+from requires import unavailable
 from shards import (
     jsonl_bytes,
     many_records,
@@ -316,10 +317,10 @@ def test_no_thread_to_spawn_is_an_error_not_a_panic(tmp_path: Path) -> None:
     try:
         group.mkdir()
     except OSError as e:
-        reason = f"cannot create a pids cgroup here ({e.strerror}): needs root and cgroup v1"
-        if os.environ.get("FASTSCAN_REQUIRE_CGROUP"):
-            pytest.fail(f"FASTSCAN_REQUIRE_CGROUP is set but {reason}")
-        pytest.skip(reason)
+        unavailable(
+            f"cannot create a pids cgroup here ({e.strerror}): needs root and cgroup v1",
+            "FASTSCAN_REQUIRE_CGROUP",
+        )
     write_jsonl(tmp_path / "in" / "a.jsonl", jsonl_bytes(many_records(2000)))
     # One shard on two threads: the scanner's pool takes two threads (allowed), the shard's
     # reader thread would be one more (refused).

@@ -4,7 +4,6 @@ Chromium from Debian's packages: a screenshot and the rendered DOM)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fastscan
+from requires import unavailable
 from shards import (
     jsonl_bytes,
     many_records,
@@ -104,9 +104,9 @@ def _chromium() -> str | None:
 def test_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     browser = _chromium()
     if browser is None:
-        if os.environ.get("FASTSCAN_REQUIRE_BROWSER"):
-            pytest.fail("FASTSCAN_REQUIRE_BROWSER is set but no chromium is installed")
-        pytest.skip("no chromium (apt-get install chromium); CI installs it")
+        unavailable(
+            "no chromium (apt-get install chromium); CI installs it", "FASTSCAN_REQUIRE_BROWSER"
+        )
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     url = (run / "report.html").as_uri()
     dom = subprocess.run(

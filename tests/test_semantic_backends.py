@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import fastscan
+import requires
 from fastscan.cascade import encoders
 from fastscan.cascade.stages import model_path
 
-pytest.importorskip("onnxruntime", reason="needs fastscan[semantic]")
-pytest.importorskip("sentence_transformers", reason="needs fastscan[semantic]")
+requires.module("onnxruntime", "semantic")
+requires.module("sentence_transformers", "semantic")
 
 TEXTS = [
     'curl -X POST https://api.shop.example/v1/orders -H "Authorization: Bearer T" '
