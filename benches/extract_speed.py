@@ -5,7 +5,11 @@
    outputs) beside a plain-Python pass over the same file (``json.loads`` of each record, a
    regex for the fenced block, ``json.loads`` of the spec, a walk over paths, operations,
    parameters and request bodies). Both must find the same operations.
-2. With a corpus directory (``../shared/data/labeled``): every extractor over its positives,
+2. One document holding many specs (Python functions, each called once beside it, and each
+   name twice, so half are rejected as duplicates) at 1,000 to 100,000 specs: the time per
+   spec stays flat when extraction is linear in the document (it was quadratic: 100,000
+   specs took 72 s).
+3. With a corpus directory (``../shared/data/labeled``): every extractor over its positives,
    on one thread, and the per-extractor table (documents with a spec, specs, rejects, calls).
 
     python benches/extract_speed.py [CORPUS] --mb 50
@@ -109,6 +113,28 @@ def python_file(path: Path) -> list[list[str]]:
         return [python_extract(json.loads(line)["text"]) for line in fh]
 
 
+def many_specs_doc(n: int) -> str:
+    """One document: `n` Python function specs (each name twice) and a call of each."""
+    parts = []
+    for i in range(n // 2):
+        for _ in range(2):
+            parts.append(f'def tool_{i}(city: str, days: int = 3) -> dict:\n    """Forecast."""\n')
+        parts.append(f"Then: tool_{i}(city='Oslo', days=2)\n")
+    return "\n".join(parts)
+
+
+def scaling() -> None:
+    print("| specs in one document | seconds | µs per spec | specs kept | calls |")
+    print("|---:|---:|---:|---:|---:|")
+    tc.extract_texts([many_specs_doc(100)], threads=1)  # warm up
+    for n in (1_000, 10_000, 100_000):
+        text = many_specs_doc(n)
+        t, res = timed(lambda text=text: tc.extract_texts([text], threads=1))
+        r = res.report
+        print(f"| {n:,} | {t:.3f} | {t / n * 1e6:.1f} | {r['specs']:,} | {r['calls']:,} |")
+    print()
+
+
 def timed(fn: Any) -> tuple[float, Any]:
     t = time.perf_counter()
     out = fn()
@@ -124,6 +150,7 @@ def main() -> None:
     )
     ap.add_argument("--mb", type=float, default=50, help="MB of synthetic OpenAPI documents")
     args = ap.parse_args()
+    scaling()
     rng = random.Random(0)
     docs: list[str] = []
     size = 0

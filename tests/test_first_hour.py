@@ -237,9 +237,21 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
     assert "BrokenPipeError" not in err
 
 
-def test_ctrl_c_stops_removes_staging_and_resumes(tmp_path: Path) -> None:
-    """SIGINT during the semantic stage: exit 130, a resume hint, no traceback, no staging;
-    unfinished shards are left for the rerun, which ends as an uninterrupted run does."""
+def _default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as a shell's foreground job has them (a background
+    job, such as ``make test &``, inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_stops_removes_staging_and_resumes(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    """SIGINT (Ctrl-C) or SIGTERM (``timeout``, Slurm) during the semantic stage: exit 130 or
+    143, a resume hint, no traceback, no staging, the lock released; unfinished shards are
+    left for the rerun, which ends as an uninterrupted run does."""
     requires.module("sentence_transformers", "semantic")
     records = many_records(400)
     for i in range(4):
@@ -250,7 +262,11 @@ def test_ctrl_c_stops_removes_staging_and_resumes(tmp_path: Path) -> None:
     args += ["--threads", "2"]
     env = {**os.environ, "FASTSCAN_THREADS": "2"}
     with subprocess.Popen(
-        [*args, "-o", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, env=env
+        [*args, "-o", str(tmp_path / "out")],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_default_signals,
     ) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:  # log lines (stderr is not a terminal)
@@ -258,14 +274,15 @@ def test_ctrl_c_stops_removes_staging_and_resumes(tmp_path: Path) -> None:
                 break
         time.sleep(1.0)
         sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         err = proc.stderr.read()
         rc = proc.wait(timeout=60)
-    print(f"stopped {time.perf_counter() - sent:.2f} s after SIGINT")
-    assert rc == 130, err
+    print(f"stopped {time.perf_counter() - sent:.2f} s after {sig.name}")
+    assert rc == status, err
     assert "Traceback" not in err
     assert "run the same command again to resume" in err
     assert not (tmp_path / "out" / "_tmp").exists()
+    assert not (tmp_path / "out" / "_lock").exists()
     finished = len(list((tmp_path / "out" / "_done").glob("*.json")))
     assert finished < 4  # it stopped instead of finishing the running shards
     resumed = subprocess.run(

@@ -69,5 +69,5 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.html").is_file()
     assert any((tmp_path / "kept-datatrove").iterdir())
     assert (tmp_path / "tc-check" / "violations.parquet").is_file()
-    assert (tmp_path / "tc-hermes" / "calls.jsonl").is_file()
+    assert (tmp_path / "tc-hermes" / "converted" / "calls.jsonl").is_file()
     assert (tmp_path / "extracted" / "records.hermes.jsonl").is_file()

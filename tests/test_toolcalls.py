@@ -409,7 +409,7 @@ def test_parquet_input_and_outputs(tmp_path: Path) -> None:
     assert on_disk.num_rows == sum(result.report["rules"].values()) > 0
     conv = tc.convert(path, "openai", tmp_path / "conv")
     assert conv.report["totals"]["converted"] == len(rows)
-    assert (tmp_path / "conv" / "set.jsonl.zst").exists()
+    assert (tmp_path / "conv" / "converted" / "set.parquet.jsonl.zst").exists()
 
 
 def test_bad_input_gives_rejects_or_violations_never_a_crash(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from fastscan.ngrams import DEFAULT_BUCKETS, DEFAULT_N, NgramModel
 from fastscan.pack import PatternPack, builtin_packs
 from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner
-from fastscan.terminal import EXIT_USAGE, run_command
+from fastscan.terminal import EXIT_USAGE, run_command, threads_arg
 from fastscan.toolcalls import cli as toolcalls_cli
 from fastscan.variants import invariance_table
 from fastscan.variants import table_text as variants_table_text
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--pack", default="tool-use", help="built-in pack name or pack file")
     scan.add_argument("--text-field", default="text")
     scan.add_argument("--id-field", default="id")
-    scan.add_argument("--threads", type=int, default=None)
+    scan.add_argument("--threads", type=threads_arg, default=None)
     scan.add_argument("--json", action="store_true", help="one JSON object per document")
     scan.set_defaults(func=cmd_scan)
     packs = sub.add_parser("packs", help="list built-in packs or describe one")
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--smoothing", choices=["epsilon", "additive"], default="epsilon")
     fit.add_argument("--smoothing-value", type=float, default=1e-8)
     fit.add_argument("--text-field", default="text")
-    fit.add_argument("--threads", type=int, default=None)
+    fit.add_argument("--threads", type=threads_arg, default=None)
     fit.set_defaults(func=cmd_fit_ngrams)
 
     ev = sub.add_parser("eval", help="recall / FPR / PR-AUC of a cascade on labeled JSONL")
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "escaped 1-2 levels, YAML, renamed fields) and compare keep rates",
     )
     ev.add_argument("--text-field", default="text")
-    ev.add_argument("--threads", type=int, default=None)
+    ev.add_argument("--threads", type=threads_arg, default=None)
     ev.set_defaults(func=cmd_eval)
 
     disc = sub.add_parser("discover", help="n-grams over-represented in a gold set")
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--max-n", type=int, default=3)
     disc.add_argument("--min-gold-docs", type=int, default=3)
     disc.add_argument("--text-field", default="text")
-    disc.add_argument("--threads", type=int, default=None)
+    disc.add_argument("--threads", type=threads_arg, default=None)
     disc.add_argument("--json", action="store_true", help="one JSON object per n-gram")
     disc.set_defaults(func=cmd_discover)
     sel = sub.add_parser(
@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument(
         "--by", metavar="COLUMN", help="the column ranked: similarity, log_importance, ..."
     )
-    sel.add_argument("--threads", type=int, default=None)
+    sel.add_argument("--threads", type=threads_arg, default=None)
     sel.add_argument("--overwrite", action="store_true", help="replace NEW_OUT's outputs")
     sel.add_argument("-q", "--quiet", action="store_true")
     sel.add_argument("--json", action="store_true", help="print the report as JSON")

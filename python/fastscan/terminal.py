@@ -2,16 +2,64 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: The exit status after SIGTERM (what ``timeout``, Slurm and Kubernetes send): 128 + 15.
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class Interrupted(Exception):  # noqa: N818 (what the user did, not an error of ours)
     """The run was stopped by Ctrl-C (or SIGTERM); the message says how to resume."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where Ctrl-C raises `KeyboardInterrupt`, so a run
+    stops the same way: staging removed, lock released, a resume hint."""
+
+
+def threads_arg(text: str) -> int:
+    """``--threads``: a positive integer (argparse makes anything else a usage error)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of threads")
+    return n
+
+
+_received: list[int] = []
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM stops it as Ctrl-C does (where SIGTERM is not ignored
+    and this is the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        _received.append(signum)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_command(prog: str, main: Callable[[], int]) -> int:
@@ -21,8 +69,10 @@ def run_command(prog: str, main: Callable[[], int]) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+    _received.clear()
     try:
-        code = main()
+        with _sigterm_as_interrupt():
+            code = main()
         sys.stdout.flush()
         return code
     except BrokenPipeError:
@@ -32,10 +82,12 @@ def run_command(prog: str, main: Callable[[], int]) -> int:
         return EXIT_FAILED
     except (KeyboardInterrupt, Interrupted) as e:
         detail = f": {e}" if isinstance(e, Interrupted) and str(e) else ""
-        print(f"\n{prog}: interrupted{detail}", file=sys.stderr, flush=True)
+        how = "terminated (SIGTERM)" if _received else "interrupted"
+        code = EXIT_TERMINATED if _received else EXIT_INTERRUPTED
+        print(f"\n{prog}: {how}{detail}", file=sys.stderr, flush=True)
         if threading.active_count() > 1:
             # A worker busy in a long call (loading a model) would hold the exit until it
             # returns; everything finished is committed, so leave now.
             sys.stdout.flush()
-            os._exit(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+            os._exit(code)
+        return code

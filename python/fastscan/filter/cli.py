@@ -12,7 +12,7 @@ from fastscan.filter.config import DEFAULT_MIN_SCORE, ConfigError, FilterConfig
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import print_report
 from fastscan.filter.run import UsageError, filter_shards
-from fastscan.terminal import EXIT_OK, EXIT_USAGE, run_command
+from fastscan.terminal import EXIT_OK, EXIT_USAGE, run_command, threads_arg
 
 EXAMPLES = """\
 examples:
@@ -37,7 +37,8 @@ outputs (OUT/):
                                   no rescan)
 
 exit status: 0 ok, 1 some shard failed (see the report), 2 usage error,
-130 interrupted (Ctrl-C: finished shards stay; rerun the same command to resume).
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM): finished shards stay; rerun the
+same command to resume.
 """
 
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pack", help="built-in pack name or pack file (default tool-use)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=threads_arg,
         help="threads (default: FASTSCAN_THREADS, "
         "OMP_NUM_THREADS, then the CPUs this process may use); with --ray, the CPUs "
         "(and threads) of each shard task (default 1)",

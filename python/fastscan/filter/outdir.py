@@ -98,6 +98,15 @@ class RunLock:
                 os.link(moved, self.path)
         moved.unlink(missing_ok=True)
 
+    def holder(self) -> dict[str, Any] | None:
+        """What the lock says of the run that holds it (None when no lock is there)."""
+        return self._holder()
+
+    @staticmethod
+    def live(holder: dict[str, Any]) -> bool:
+        """Whether the run that took a lock may still be running."""
+        return not RunLock._stale(holder)
+
     def _holder(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -149,10 +158,10 @@ def remove_outputs(out: Path, owned_files: tuple[str, ...]) -> list[str]:
             if inside(out, target) and target.is_file():
                 target.unlink()
                 removed.append(rel)
-                _prune(target.parent, out)
+                prune(target.parent, out)
         marker.unlink()
         removed.append(marker.relative_to(out).as_posix())
-        _prune(marker.parent, out)
+        prune(marker.parent, out)
     shutil.rmtree(out / "_tmp", ignore_errors=True)
     for name in owned_files:
         target = out / name
@@ -162,7 +171,7 @@ def remove_outputs(out: Path, owned_files: tuple[str, ...]) -> list[str]:
     return removed
 
 
-def _prune(directory: Path, out: Path) -> None:
+def prune(directory: Path, out: Path) -> None:
     """Removes `directory` and its parents up to OUT while they are empty."""
     while directory != out and inside(out, directory):
         try:

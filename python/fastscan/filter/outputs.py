@@ -59,6 +59,16 @@ def kept_name(shard: Shard, config: FilterConfig) -> tuple[str, str]:
     return fmt, rel + ".parquet"
 
 
+def output_paths(shard: Shard, config: FilterConfig) -> list[str]:
+    """Where a run writes a shard's outputs, relative to OUT (for LMFlow, the stem its
+    numbered files take): what the run checks for collisions before it writes."""
+    return [
+        f"kept/{kept_name(shard, config)[1]}",
+        f"scores/{shard.relative}.parquet",
+        f"rejects/{rejects_name(shard)[1]}",
+    ]
+
+
 def jsonl_to_parquet(source: Path, target: Path) -> Path:
     """Kept JSONL lines as a Parquet table (columns inferred from the records)."""
     if source.stat().st_size == 0:
@@ -185,21 +195,24 @@ class _ArrowText:
         self.stream.close()
 
 
-def _finite(value: Any) -> Any:
-    """`value` with NaN and infinities as None: JSON has no spelling for them."""
+def _stored(value: Any) -> Any:
+    """`value` as the record it stores: NaN and infinities as None (JSON has no spelling for
+    them), and a struct's null fields absent (a Parquet struct type holds every key any row
+    has; a row without one stores null)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: _stored(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [_stored(v) for v in value]
     return value
 
 
 def json_line(record: Any) -> str:
-    """A Parquet row as a JSON line: bytes as base64, NaN and infinities as null, other
-    non-JSON values as their text; always valid JSON."""
-    return json.dumps(_finite(record), ensure_ascii=False, default=_json_default, allow_nan=False)
+    """A Parquet row as a JSON line: the record it stores (see `_stored`), bytes as base64,
+    other non-JSON values as their text; always valid JSON. Every command that reads Parquet
+    rows as JSON records goes through here."""
+    return json.dumps(_stored(record), ensure_ascii=False, default=_json_default, allow_nan=False)
 
 
 def _json_default(value: Any) -> Any:

@@ -4,12 +4,15 @@ relative path its outputs take."""
 from __future__ import annotations
 
 import glob
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 # Longest suffix first: what a file name must end with to be read, and as what.
 FORMATS = (
@@ -76,6 +79,34 @@ def open_decompressed(path: Path) -> pa.NativeFile:
     )
 
 
+#: The largest Parquet row group read, in uncompressed bytes as the file's metadata states
+#: them. A row group's column chunks are decoded whole, so reading one takes several times
+#: its size in memory; a larger one fails its file with a message saying so, before reading.
+MAX_ROW_GROUP_BYTES = 1 << 30
+
+
+def read_parquet(handle: Any, path: Path) -> pq.ParquetFile:
+    """A Parquet file opened for reading batch by batch (no pre-buffering), refused with a
+    `ValueError` naming the file when it is not Parquet or a row group is larger than
+    `MAX_ROW_GROUP_BYTES`: every command reads Parquet through here."""
+    max_row_group_bytes = MAX_ROW_GROUP_BYTES
+    try:
+        source = pq.ParquetFile(handle, pre_buffer=False)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ValueError(f"{path}: not a readable Parquet file: {e}") from e
+    meta = source.metadata
+    for i in range(meta.num_row_groups):
+        size = meta.row_group(i).total_byte_size
+        if size > max_row_group_bytes:
+            raise ValueError(
+                f"{path}: row group {i} holds {size / 2**20:,.0f} MiB of data, more than the "
+                f"{max_row_group_bytes / 2**20:,.0f} MiB read at once (a row group is decoded "
+                "whole): rewrite the file with smaller row groups (pyarrow: "
+                "pq.write_table(..., row_group_size=...))"
+            )
+    return source
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith((".", "_")) for part in relative.parts)
 
@@ -93,13 +124,78 @@ def _normal(path: Path | str) -> Path:
     return Path(os.path.normpath(os.path.abspath(path)))
 
 
-def _is_output_dir(path: Path) -> bool:
-    """A directory a fastscan run wrote (its ``run.json`` beside the ``_done`` markers)."""
-    return (path / "run.json").is_file() and (path / "_done").is_dir()
+#: The file every fastscan command writes first into its output directory: it marks the
+#: directory as a run's (never read as input) and names the command that owns it.
+RUN_FILE = "run.json"
+
+
+def run_record(path: Path) -> dict[str, Any] | None:
+    """The run file of a directory a fastscan run wrote (``None`` for any other directory):
+    a ``run.json`` holding a ``fastscan_version``."""
+    try:
+        with open(path / RUN_FILE, "rb") as handle:
+            data = json.loads(handle.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "fastscan_version" in data else None
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` is a directory a fastscan run wrote."""
+    return run_record(path) is not None
+
+
+class _Rules:
+    """What is never read as input: the run's own output directory (an input inside it is an
+    error; a walk or glob that reaches it skips it) and any directory another fastscan run
+    wrote below a named root (skipped, listed as ignored). A named root that is itself a
+    run's directory is an error that says to name its ``kept/``."""
+
+    def __init__(self, out: str | os.PathLike[str] | None) -> None:
+        self.out = _normal(os.fspath(out)) if out is not None else None
+        self.ignored: list[str] = []
+        self.run_dirs: dict[Path, bool] = {}
+
+    def inside_out(self, path: Path) -> bool:
+        return self.out is not None and _normal(path).is_relative_to(self.out)
+
+    def root(self, text: str, root: Path) -> None:
+        """Refuses a named input (file, directory or a glob's fixed prefix) inside OUT or
+        that is a run's directory."""
+        if self.inside_out(root):
+            raise PlanError(
+                f"input {text} lies inside the output directory {self.out}: a run never "
+                "reads (or replaces) its own outputs; choose an output directory outside "
+                "the inputs"
+            )
+        if root.is_dir() and is_run_dir(root):
+            raise PlanError(
+                f"input {text} is a fastscan run's output directory, which is never read as "
+                f"input; name the records you want (e.g. {Path(text) / 'kept'})"
+            )
+
+    def skipped_dir(self, path: Path) -> bool:
+        """A directory below a root that a walk does not enter (listed as ignored)."""
+        if self.inside_out(path):
+            return True
+        key = _normal(path)
+        if key not in self.run_dirs:
+            self.run_dirs[key] = is_run_dir(path)
+            if self.run_dirs[key]:
+                self.ignored.append(f"{path} (a fastscan run's outputs: not read as input)")
+        return self.run_dirs[key]
+
+    def skipped_match(self, match: Path, root: Path) -> bool:
+        """Whether a glob's match lies in OUT or in a run's directory below the glob's root."""
+        if self.inside_out(match):
+            return True
+        full = _normal(match)
+        return any(self.skipped_dir(parent) for parent in full.parents if parent != root
+                   and parent.is_relative_to(root))  # fmt: skip
 
 
 def plan(
-    inputs: Sequence[str | os.PathLike[str]], exclude: Sequence[str | os.PathLike[str]] = ()
+    inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] | None = None
 ) -> tuple[list[Shard], list[str]]:
     """The shards to read, sorted by relative path, and the files a directory walk ignored.
 
@@ -110,16 +206,15 @@ def plan(
     fixed prefix) so outputs mirror the input layout; ``..`` segments are resolved first, so a
     relative path never climbs out of the output directory.
 
-    Directories in `exclude` (the run's output directory) and any directory a fastscan run
-    wrote are never read as input; symbolic links to directories are not followed and are
-    listed as ignored.
+    `out` (the run's output directory) is never read: an input named inside it is a
+    `PlanError` (so ``--overwrite`` can never delete an input), and walks and globs that reach
+    it skip it. Directories other fastscan runs wrote (their ``run.json``) are skipped by walks
+    and globs alike; naming one as an input is an error. Symbolic links to directories are not
+    followed and are listed as ignored.
     """
     shards: dict[str, Shard] = {}
-    ignored: list[str] = []
-    excluded = {_normal(os.fspath(e)) for e in exclude}
-
-    def skipped_dir(path: Path) -> bool:
-        return _normal(path) in excluded or _is_output_dir(path)
+    rules = _Rules(out)
+    ignored = rules.ignored
 
     def add(shard: Shard) -> None:
         other = shards.get(shard.relative)
@@ -134,27 +229,29 @@ def plan(
         text = os.fspath(raw)
         path = Path(text)
         if glob.has_magic(text):
+            root = Path(text.split("*")[0].split("?")[0].split("[")[0])
+            root = _normal(root if text.endswith(os.sep) or root.is_dir() else root.parent)
+            rules.root(text, root)
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise PlanError(f"no file matches {text!r}")
-            root = Path(text.split("*")[0].split("?")[0].split("[")[0])
-            root = _normal(root if text.endswith(os.sep) or root.is_dir() else root.parent)
             for match in matches:
                 m = Path(match)
-                if not m.is_file() or any(_normal(m).is_relative_to(e) for e in excluded):
+                if not m.is_file() or rules.skipped_match(m, root):
                     continue
                 full = _normal(m)
                 add(
                     _shard(m, full.relative_to(root) if full.is_relative_to(root) else Path(m.name))
                 )
         elif path.is_dir():
+            rules.root(text, path)
             for dirpath, dirnames, filenames in os.walk(path):
                 for name in list(dirnames):
                     sub = Path(dirpath) / name
                     if sub.is_symlink():
                         ignored.append(f"{sub} (a symbolic link to a directory: not followed)")
                         dirnames.remove(name)
-                    elif skipped_dir(sub):
+                    elif rules.skipped_dir(sub):
                         dirnames.remove(name)
                 dirnames.sort()
                 for name in sorted(filenames):
@@ -167,10 +264,41 @@ def plan(
                         continue
                     add(_shard(full, rel))
         elif path.exists() or path.is_symlink():
+            rules.root(text, path)
             add(_shard(path, Path(path.name)))
         else:
             raise PlanError(f"input not found: {text}")
     if not shards:
-        raise PlanError("no shards to read (no .jsonl[.gz|.zst], .json or .parquet files)")
+        skipped = [i for i in ignored if "fastscan run" in i]
+        why = f"; skipped: {', '.join(skipped[:3])}" if skipped else ""
+        raise PlanError(f"no shards to read (no .jsonl[.gz|.zst], .json or .parquet files){why}")
     named = {str(s.path) for s in shards.values()}
     return [shards[k] for k in sorted(shards)], [i for i in ignored if i not in named]
+
+
+def check_outputs(
+    claims: Iterable[tuple[Shard, Iterable[str]]], reserved: Iterable[str] = ()
+) -> None:
+    """Refuses (`PlanError`) a map of inputs to output paths (relative to OUT) in which two
+    inputs claim one path, an input claims a path the run keeps for itself (`reserved`), or
+    one output would have to be both a file and a directory. Every command that writes an
+    output per input calls this with its whole map before it writes anything."""
+    owner: dict[str, str] = {name: "the run itself" for name in reserved}
+    for shard, paths in claims:
+        for raw in paths:
+            path = PurePosixPath(raw).as_posix()
+            other = owner.get(path)
+            if other is not None and other != str(shard.path):
+                raise PlanError(
+                    f"two outputs on one path: {other} and {shard.path} would both be "
+                    f"written to {path}; rename one input or run them separately"
+                )
+            owner[path] = str(shard.path)
+    for path, who in owner.items():
+        for parent in PurePosixPath(path).parents:
+            other = owner.get(parent.as_posix())
+            if other is not None:
+                raise PlanError(
+                    f"{parent} would be written both as a file (for {other}) and as a "
+                    f"directory (for {who}); rename one input or run them separately"
+                )

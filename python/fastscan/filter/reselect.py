@@ -23,9 +23,10 @@ import pyarrow.parquet as pq
 
 from fastscan.cascade.decide import NotMeasuredError, decide
 from fastscan.filter.config import FilterConfig
+from fastscan.filter.outdir import RunLock
 from fastscan.filter.plan import Shard
 from fastscan.filter.progress import Reporter
-from fastscan.filter.run import ConfigSpec, Run, UsageError
+from fastscan.filter.run import ConfigSpec, Run, UsageError, readable_parquet
 from fastscan.pipeline import Pipeline
 from fastscan.scanner import resolve_threads
 
@@ -61,11 +62,11 @@ def select_run(
     if Path(output).resolve() == source.resolve():
         raise UsageError("select writes a new directory: give another -o than the run's")
     same_scan(recorded, cfg)
-    scored = _scored_entries(source)
+    scored = finished_run(source)
     shards = [Shard(Path(e["path"]), e["relative"], e["format"], e["input_bytes"]) for e in scored]
     pipeline = Pipeline(cfg)
     decidable(pipeline, source, scored)  # before anything is written
-    run = Run(cfg, Path(output), shards, [], [e["path"] for e in scored])
+    run = Run(cfg, Path(output), shards, [], [e["path"] for e in scored], command="select")
     run.prepare(overwrite)
     try:
         run.pending = []
@@ -157,17 +158,45 @@ def ranked_by(cfg: FilterConfig, fraction: float | None, by: str | None) -> Filt
     )
 
 
-def _scored_entries(source: Path) -> list[dict[str, Any]]:
-    """The phase-1 markers of a run (its scored shards), with their scores present."""
+def finished_run(source: Path) -> list[dict[str, Any]]:
+    """The phase-1 markers of every shard of a finished run, in the run's order; raises
+    `UsageError`, saying what to do, for a run that is still going (its lock is live), that
+    did not finish (no report, a planned shard without scores) or in which a shard failed:
+    select decides a whole run or nothing."""
+    again = "run the same fastscan-filter command again to finish it, then select"
+    holder = RunLock(source).holder()
+    if holder is not None and RunLock.live(holder):
+        raise UsageError(
+            f"{source} is in use by a running fastscan run (pid {holder.get('pid')} on "
+            f"{holder.get('host')}): wait for it to finish, then select"
+        )
+    try:
+        report = json.loads((source / "report.json").read_text(encoding="utf-8"))
+        planned = report["shards"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{source} holds an unfinished run (no report.json): {again}") from None
+    failed = [e for e in planned if e.get("status") != "ok"]
+    if failed:
+        first = failed[0]
+        raise UsageError(
+            f"{len(failed)} shard(s) of {source} failed (first: {first['relative']}: "
+            f"{first.get('error')}): {again}"
+        )
     entries = []
-    root = source / "_scored"
-    for marker in sorted(root.rglob("*.json")) if root.is_dir() else []:
+    for e in planned:
+        marker = source / "_scored" / f"{e['relative']}.json"
         try:
             entry = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            continue
-        if (source / entry["scored"]["scores"]).is_file():
-            entries.append(entry)
+            raise UsageError(
+                f"{source} holds an unfinished run ({e['relative']} has no scores): {again}"
+            ) from None
+        scores = source / entry["scored"]["scores"]
+        if not readable_parquet(scores):
+            raise UsageError(
+                f"{scores} is missing or cut short (not a whole Parquet file): {again}"
+            )
+        entries.append(entry)
     if not entries:
         raise UsageError(f"{source} holds no scored shard (run fastscan-filter first)")
     return entries

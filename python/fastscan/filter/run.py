@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from fastscan import __version__, _fastscan
 from fastscan.cascade.decide import NotMeasuredError
@@ -31,7 +32,8 @@ from fastscan.filter.config import FilterConfig
 from fastscan.filter.context import Context
 from fastscan.filter.distributions import merge as merge_summaries
 from fastscan.filter.outdir import LockedError, RunLock, remove_outputs, same_input
-from fastscan.filter.plan import Shard, plan
+from fastscan.filter.outputs import output_paths
+from fastscan.filter.plan import PlanError, Shard, check_outputs, plan, run_record
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import write_html
 from fastscan.filter.samples import collect as collect_samples
@@ -47,6 +49,8 @@ STOP_WAIT = 1.0
 
 # The run-level files --overwrite removes (with the files the markers list; nothing else).
 RUN_FILES = ("run.json", "report.json", "report.html")
+# The commands that write a filter run's directory (each may resume the other's).
+FILTER_COMMANDS = ("fastscan-filter", "select")
 
 Inputs = Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
 ConfigSpec = FilterConfig | str | os.PathLike[str] | None
@@ -164,7 +168,9 @@ class Run:
         shards: list[Shard],
         ignored: list[str],
         inputs: Sequence[str] = (),
+        command: str = "fastscan-filter",
     ) -> None:
+        self.command = command
         self.inputs = [str(i) for i in inputs]
         self.run_lock = RunLock(out)
         self.changed: list[str] = []
@@ -180,6 +186,10 @@ class Run:
         self.pending: list[Shard] = []
         self.started = 0.0
         self.lock = threading.Lock()
+        try:  # before anything is written, under --dry-run too
+            check_outputs(((s, output_paths(s, config)) for s in shards), reserved=RUN_FILES)
+        except PlanError as e:
+            raise UsageError(str(e)) from None
 
     @classmethod
     def open(
@@ -194,7 +204,7 @@ class Run:
             inputs = [inputs]
         cfg = FilterConfig.resolve(config, **settings)
         try:
-            shards, ignored = plan(list(inputs), exclude=[output])
+            shards, ignored = plan(list(inputs), out=output)
         except ValueError as e:
             raise UsageError(str(e)) from e
         cfg.check()  # before anything is written, under --dry-run too
@@ -208,7 +218,7 @@ class Run:
         except LockedError as e:
             raise UsageError(str(e)) from None
         try:
-            _prepare(self.out, self.fingerprint, overwrite)
+            _prepare(self.out, self.fingerprint, overwrite, self.command)
         except BaseException:
             self.run_lock.release()
             raise
@@ -391,8 +401,12 @@ def _vanished(out: Path, planned: set[str]) -> list[dict[str, Any]]:
     return found
 
 
-def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
+def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool, command: str) -> None:
     run_file = out / "run.json"
+    previous = run_record(out)
+    other = previous.get("command", command) if previous is not None else command
+    if other not in FILTER_COMMANDS:
+        raise UsageError(f"{out} holds a {other} run; use another output directory")
     if overwrite:
         remove_outputs(out, RUN_FILES)
     elif run_file.exists():
@@ -408,7 +422,13 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
                 "use --overwrite to start over, or another output directory"
             )
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(run_file, {"fastscan_version": __version__, "config": fingerprint})
+    # A report describes a finished run: until this one finishes there is none (so
+    # ``fastscan select`` can tell an unfinished run).
+    for name in RUN_FILES[1:]:
+        (out / name).unlink(missing_ok=True)
+    _write_json(
+        run_file, {"fastscan_version": __version__, "command": command, "config": fingerprint}
+    )
 
 
 def _load_marker(out: Path, shard: Shard) -> dict[str, Any] | None:
@@ -426,12 +446,25 @@ def _load(path: Path, out: Path, key: str) -> dict[str, Any] | None:
         entry: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    # A marker whose outputs are gone (deleted by hand) does not count.
+    # A marker whose outputs are gone (deleted by hand) or whose scores file is cut short
+    # (no Parquet footer) does not count: the shard is done again.
     outputs = entry.get(key) or {}
     files = [*outputs.get("kept", []), outputs.get("scores"), outputs.get("rejects")]
-    if all((out / f).exists() for f in files if f):
-        return entry
-    return None
+    if not all((out / f).exists() for f in files if f):
+        return None
+    if outputs.get("scores") and not readable_parquet(out / outputs["scores"]):
+        return None
+    return entry
+
+
+def readable_parquet(path: Path) -> bool:
+    """Whether `path` is a whole Parquet file (its footer reads)."""
+    try:
+        with open(path, "rb") as handle:
+            pq.read_metadata(handle)
+    except (OSError, pa.ArrowException):
+        return False
+    return True
 
 
 def _report(

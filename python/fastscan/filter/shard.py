@@ -45,7 +45,7 @@ from fastscan.filter.outputs import (
     open_text_writer,
     rejects_name,
 )
-from fastscan.filter.plan import Shard
+from fastscan.filter.plan import Shard, read_parquet
 from fastscan.filter.progress import Silent
 from fastscan.filter.tally import Tally
 from fastscan.terminal import Interrupted
@@ -110,7 +110,7 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
             )
         scores.close()
         entry = {
-            "path": str(shard.path),
+            "path": os.path.abspath(shard.path),  # select reads it from any directory
             "relative": shard.relative,
             "format": shard.format,
             "input_bytes": shard.size,
@@ -400,9 +400,9 @@ def open_parquet(handle: Any, shard: Shard, ctx: Context) -> pq.ParquetFile:
     try:
         # No pre-buffering: pyarrow would otherwise hold whole column chunks (~700 MB of a
         # 2 GB shard); batches are read a row group's pages at a time.
-        source = pq.ParquetFile(handle, pre_buffer=False)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise ShardError(f"not a readable Parquet file: {e}") from e
+        source = read_parquet(handle, shard.path)
+    except ValueError as e:
+        raise ShardError(str(e)) from e
     names = source.schema_arrow.names
     for name in {cfg.text_field.split(".")[0], cfg.tokens_field}:
         if names.count(name) > 1:

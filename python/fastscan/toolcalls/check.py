@@ -6,7 +6,6 @@ import heapq
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -14,15 +13,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
+from fastscan.filter.plan import Shard
 from fastscan.toolcalls.files import (
     MAX_RECORD_BYTES,
     VIOLATIONS,
     Block,
     FileRun,
+    RunDir,
     RunResult,
     check_formats,
     concat,
-    finish_report,
+    jsonl_name,
     mark_oversized,
     merged,
     open_run,
@@ -137,9 +138,18 @@ def check(
     format instead of detecting it per record.
     """
     check_formats(format)
-    shards, out_dir, names = open_run(inputs, out, overwrite)
+    shards, run_dir, names = open_run(inputs, out, overwrite, "toolcalls check", outputs)
     sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
-    return _run(sources, out_dir, format, threads, names, max_record_bytes)
+    try:
+        return _run(sources, run_dir, format, threads, names, max_record_bytes)
+    finally:
+        if run_dir is not None:
+            run_dir.close()
+
+
+def outputs(shard: Shard) -> list[str]:
+    """Where a check run writes an input's records (relative to OUT)."""
+    return [f"valid/{shard.relative}", f"invalid/{shard.relative}", f"rejects/{jsonl_name(shard)}"]
 
 
 def check_records(
@@ -155,14 +165,15 @@ def check_records(
 
 def _run(
     sources: list[tuple[Any, Any]],
-    out: Path | None,
+    run_dir: RunDir | None,
     format: str | None,
     threads: int | None,
     inputs: list[str],
     max_record_bytes: int,
 ) -> CheckResult:
     engine = _fastscan.ToolCalls(threads=threads)
-    part = out / (VIOLATIONS + ".part") if out is not None else None
+    out = run_dir.out if run_dir is not None else None
+    part = run_dir.staged(out / VIOLATIONS) if run_dir is not None and out is not None else None
     writer = pq.ParquetWriter(part, VIOLATION_SCHEMA, compression="zstd") if part else None
 
     def committed(run: FileRun) -> None:
@@ -173,8 +184,8 @@ def _run(
                 writer.write_table(t.cast(VIOLATION_SCHEMA))
 
     try:
-        entries, runs, outputs = run_files(
-            sources, out, STATUSES, _Checker(engine, format), max_record_bytes, committed
+        entries, runs, written = run_files(
+            sources, run_dir, STATUSES, _Checker(engine, format), max_record_bytes, committed
         )
     except BaseException:
         if writer is not None and part is not None:
@@ -184,9 +195,9 @@ def _run(
     if writer is not None:
         writer.close()
     violations = concat([t for r in runs for t in r.tables["violations"]], VIOLATION_SCHEMA)
-    if out is not None and part is not None:
-        os.replace(part, out / VIOLATIONS)
-        outputs.append(VIOLATIONS)
+    if run_dir is not None and out is not None and part is not None:
+        run_dir.commit([(part, out / VIOLATIONS)])
+        written.append(VIOLATIONS)
     calls = merged(runs, "calls")
     tool_violations = merged(runs, "tool_violations")
     report = {
@@ -201,8 +212,9 @@ def _run(
         "modes": merged(runs, "modes", zero=MODES),
         "tools": _top_tools(calls, tool_violations),
         "tools_total": len(set(calls) | set(tool_violations)),
-        "outputs": outputs,
+        "outputs": written,
     }
-    finish_report(out, report)
+    if run_dir is not None:
+        run_dir.finish(report)
     records = concat([t for r in runs for t in r.tables["records"]], RECORD_SCHEMA)
     return CheckResult(report=report, records=records, violations=violations)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from fastscan.terminal import EXIT_FAILED, EXIT_OK
+from fastscan.terminal import EXIT_FAILED, EXIT_OK, threads_arg
 from fastscan.toolcalls.check import check
 from fastscan.toolcalls.convert import convert
 from fastscan.toolcalls.extract import EXTRACTORS, extract
@@ -106,7 +106,7 @@ def add_parser(sub: Any) -> None:
     chk.add_argument(
         "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
     )
-    chk.add_argument("--threads", type=int, default=None)
+    chk.add_argument("--threads", type=threads_arg, default=None)
     chk.set_defaults(func=cmd_check)
     losses = "\n".join(f"  {code:<18} {what}" for code, what in LOSSES)
     conv = tsub.add_parser(
@@ -132,7 +132,7 @@ def add_parser(sub: Any) -> None:
     conv.add_argument(
         "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
     )
-    conv.add_argument("--threads", type=int, default=None)
+    conv.add_argument("--threads", type=threads_arg, default=None)
     conv.set_defaults(func=cmd_convert)
 
 
@@ -162,7 +162,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if r["emit"]:
         print(f"  emitted {r['emit'].get('emitted', 0):,} {r['emit']['format']} records")
     print(f"wrote {args.output}/tools.jsonl, calls.jsonl, report.json, report.html")
-    return EXIT_OK
+    return EXIT_FAILED if _print_files(r) else EXIT_OK
 
 
 def add_extract_parser(sub: Any) -> None:
@@ -181,5 +181,5 @@ def add_extract_parser(sub: Any) -> None:
     ex.add_argument(
         "--overwrite", action="store_true", help="replace an earlier run's outputs in OUTPUT"
     )
-    ex.add_argument("--threads", type=int, default=None)
+    ex.add_argument("--threads", type=threads_arg, default=None)
     ex.set_defaults(func=cmd_extract)

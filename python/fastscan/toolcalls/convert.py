@@ -5,22 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fastscan import _fastscan
+from fastscan.filter.plan import Shard
 from fastscan.toolcalls.files import (
     MAX_RECORD_BYTES,
     Block,
     FileRun,
+    RunDir,
     RunResult,
     ToolcallsError,
     check_formats,
     concat,
-    finish_report,
     jsonl_name,
     mark_oversized,
     merged,
@@ -88,7 +88,9 @@ class _Converter:
             return
         converted = pc.equal(status, "converted")
         if pc.any(converted).as_py():
-            run.write_lines(jsonl_name(run.shard), res.column("output").filter(converted))
+            run.write_lines(
+                f"converted/{jsonl_name(run.shard)}", res.column("output").filter(converted)
+            )
         run.write_rejects("not_converted", b, res, not_converted)
         run.write_rejects("rejects", b, res, rejected)
 
@@ -104,8 +106,9 @@ def convert(
     overwrite: bool = False,
     max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> ConvertResult:
-    """Converts every record of `inputs` to the format `to`, into `out` (the input layout
-    mirrored; JSONL compressed like the input, ``.jsonl.zst`` for Parquet input).
+    """Converts every record of `inputs` to the format `to`, into ``out/converted/``
+    (the input layout mirrored; JSONL compressed like the input, ``NAME.parquet.jsonl.zst``
+    for Parquet input).
 
     A record the target cannot hold whole is not converted: it goes to ``not_converted/`` with
     the loss code and what was lost, unless that loss is in `allow` (then it is converted
@@ -115,9 +118,20 @@ def convert(
     """
     check_formats(to, from_format)
     allowed = _allowed(allow)
-    shards, out_dir, names = open_run(inputs, out, overwrite)
+    shards, run_dir, names = open_run(inputs, out, overwrite, "toolcalls convert", outputs)
     sources: list[tuple[Any, Any]] = [(s, None) for s in shards]
-    return _run(sources, out_dir, to, from_format, allowed, threads, names, max_record_bytes)
+    try:
+        return _run(sources, run_dir, to, from_format, allowed, threads, names, max_record_bytes)
+    finally:
+        if run_dir is not None:
+            run_dir.close()
+
+
+def outputs(shard: Shard) -> list[str]:
+    """Where a convert run writes an input's records (relative to OUT): results in
+    ``converted/``, apart from the records it could not convert or read."""
+    name = jsonl_name(shard)
+    return [f"converted/{name}", f"not_converted/{name}", f"rejects/{name}"]
 
 
 def convert_records(
@@ -138,7 +152,7 @@ def convert_records(
 
 def _run(
     sources: list[tuple[Any, Any]],
-    out: Path | None,
+    run_dir: RunDir | None,
     to: str,
     from_format: str | None,
     allow: list[str],
@@ -148,7 +162,7 @@ def _run(
 ) -> ConvertResult:
     engine = _fastscan.ToolCalls(threads=threads)
     step = _Converter(engine, to, from_format, allow)
-    entries, runs, outputs = run_files(sources, out, STATUSES, step, max_record_bytes)
+    entries, runs, written = run_files(sources, run_dir, STATUSES, step, max_record_bytes)
     report = {
         "command": "toolcalls convert",
         "inputs": inputs,
@@ -161,9 +175,10 @@ def _run(
         "rejects": merged(runs, "rejects"),
         "lost": merged(runs, "lost"),
         "formats": merged(runs, "formats"),
-        "outputs": outputs,
+        "outputs": written,
     }
-    finish_report(out, report)
+    if run_dir is not None:
+        run_dir.finish(report)
     return ConvertResult(
         records=concat([t for r in runs for t in r.tables["records"]], RECORD_SCHEMA), report=report
     )

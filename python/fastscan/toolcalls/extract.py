@@ -16,6 +16,7 @@ counted.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import os
@@ -25,16 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
+
 from fastscan import _fastscan
 from fastscan.toolcalls.check import check_records
 from fastscan.toolcalls.convert import convert_records
 from fastscan.toolcalls.files import (
     MAX_RECORD_BYTES,
     Block,
+    RunDir,
     _blocks,
     _records_blocks,
     check_formats,
-    finish_report,
     open_run,
     prefetched,
 )
@@ -70,34 +73,49 @@ class _Tally:
 
 
 class _Sink:
-    """Where rows go: JSON lines to OUT's files (written as ``.part``, renamed at the end),
-    and parsed into the result when `keep` (the in-memory API)."""
+    """Where rows go: JSON lines to OUT's files (written in the run's staging, moved into
+    place at the end), and parsed into the result when `keep` (the in-memory API). `mark` and
+    `rewind` take back what one input file wrote when it fails part way."""
 
     NAMES = ("tools", "calls", "rejected")
 
-    def __init__(self, out: Path | None, keep: bool) -> None:
-        self.out = out
+    def __init__(self, run_dir: RunDir | None, keep: bool) -> None:
+        self.run_dir = run_dir
         self.keep = keep
-        self.files: dict[str, IO[str]] = {}
-        if out is not None:
+        self.files: dict[str, tuple[IO[str], Path]] = {}
+        if run_dir is not None:
             for n in self.NAMES:
+                final = run_dir.out / f"{n}.jsonl"
                 # Closed by close(), on success and on failure alike.
-                self.files[n] = open(out / f"{n}.jsonl.part", "w", encoding="utf-8")  # noqa: SIM115
+                fh = open(run_dir.staged(final), "w", encoding="utf-8")  # noqa: SIM115
+                self.files[n] = (fh, final)
 
     def write(self, name: str, lines: list[str], result: ExtractResult) -> None:
         if name in self.files:
-            self.files[name].write("".join(line + "\n" for line in lines))
+            self.files[name][0].write("".join(line + "\n" for line in lines))
         if self.keep:
             getattr(result, name).extend(json.loads(line) for line in lines)
 
+    def mark(self, result: ExtractResult) -> tuple[dict[str, int], dict[str, int]]:
+        """Where each output stands now."""
+        positions = {n: fh.tell() for n, (fh, _) in self.files.items()}
+        lengths = {n: len(getattr(result, n)) for n in (*self.NAMES, "records")}
+        return positions, lengths
+
+    def rewind(self, mark: tuple[dict[str, int], dict[str, int]], result: ExtractResult) -> None:
+        """Takes back everything written since `mark`."""
+        positions, lengths = mark
+        for n, (fh, _) in self.files.items():
+            fh.seek(positions[n])
+            fh.truncate()
+        for n, length in lengths.items():
+            del getattr(result, n)[length:]
+
     def close(self, commit: bool) -> None:
-        for n, fh in self.files.items():
+        for fh, _ in self.files.values():
             fh.close()
-            part = fh.name
-            if commit and self.out is not None:
-                os.replace(part, self.out / f"{n}.jsonl")
-            else:
-                Path(part).unlink(missing_ok=True)
+        if commit and self.run_dir is not None:
+            self.run_dir.commit([(Path(fh.name), final) for fh, final in self.files.values()])
 
 
 def _source(file: str, record: int, start: int, end: int) -> str:
@@ -284,27 +302,43 @@ def extract(
     """Extracts tool specs and calls from every document of `inputs` (files, directories,
     globs of JSONL / JSONL.gz / JSONL.zst / Parquet; the text at `text_field`)."""
     check_formats(emit)
-    shards, out_dir, names = open_run(inputs, out, overwrite)
     engine = _fastscan.ToolCalls(threads=threads)
-    result = ExtractResult()
-    tally = _Tally()
-    emitted: Counter[str] = Counter()
-    sink = _Sink(out_dir, keep=out_dir is None)
+    shards, run_dir, names = open_run(inputs, out, overwrite, "extract")
     try:
-        for shard in shards:
-            file = os.fspath(shard.path)
-            for b in prefetched(_blocks(shard, MAX_RECORD_BYTES)):
-                for tools, calls in _run_block(
-                    engine, b, file, text_field, tally, sink, result, emit is not None
-                ):
-                    result.records.extend(
-                        _emit(_training_records(tools, calls), emit or "", emitted)
-                    )
-    except BaseException:
-        sink.close(commit=False)
-        raise
-    sink.close(commit=True)
-    return _finish(result, tally, emitted, out_dir, names, emit)
+        result = ExtractResult()
+        tally = _Tally()
+        emitted: Counter[str] = Counter()
+        files: list[dict[str, Any]] = []
+        sink = _Sink(run_dir, keep=run_dir is None)
+        try:
+            for shard in shards:
+                file = os.fspath(shard.path)
+                # A file that fails part way (corrupt, truncated) takes back what it wrote
+                # and is reported with its error; the others go on.
+                mark = sink.mark(result)
+                saved = copy.deepcopy((tally, emitted))
+                try:
+                    for b in prefetched(_blocks(shard, MAX_RECORD_BYTES)):
+                        for tools, calls in _run_block(
+                            engine, b, file, text_field, tally, sink, result, emit is not None
+                        ):
+                            result.records.extend(
+                                _emit(_training_records(tools, calls), emit or "", emitted)
+                            )
+                except (OSError, ValueError, pa.ArrowException) as e:
+                    sink.rewind(mark, result)
+                    tally, emitted = saved
+                    files.append({"file": file, "documents": 0, "error": str(e)})
+                    continue
+                files.append({"file": file, "documents": tally.docs - saved[0].docs})
+        except BaseException:
+            sink.close(commit=False)
+            raise
+        sink.close(commit=True)
+        return _finish(result, tally, emitted, run_dir, names, emit, files)
+    finally:
+        if run_dir is not None:
+            run_dir.close()
 
 
 def extract_texts(
@@ -321,16 +355,17 @@ def extract_texts(
             engine, b, "<texts>", None, tally, sink, result, emit is not None
         ):
             result.records.extend(_emit(_training_records(tools, calls), emit or "", emitted))
-    return _finish(result, tally, emitted, None, ["<texts>"], emit)
+    return _finish(result, tally, emitted, None, ["<texts>"], emit, [])
 
 
 def _finish(
     result: ExtractResult,
     tally: _Tally,
     emitted: Counter[str],
-    out: Path | None,
+    run_dir: RunDir | None,
     inputs: list[str],
     emit: str | None,
+    files: list[dict[str, Any]],
 ) -> ExtractResult:
     per = {}
     for name, _ in EXTRACTORS:
@@ -351,24 +386,27 @@ def _finish(
         "calls": sum(tally.calls.values()),
         "extractors": per,
         "emit": {"format": emit, **dict(emitted)} if emit else None,
+        "files": files,
+        "failed": sum(1 for f in files if f.get("error")),
         "outputs": [],
     }
-    if out is not None:
+    if run_dir is not None:
         names = ["tools.jsonl", "calls.jsonl", "rejected.jsonl", "report.html"]
+        texts = {"report.html": _html(result.report, tally)}
         if emit:
             name = f"records.{emit}.jsonl"
-            _write_text(out / name, "".join(r + "\n" for r in result.records))
+            texts[name] = "".join(r + "\n" for r in result.records)
             names.append(name)
-        _write_text(out / "report.html", _html(result.report, tally))
+        pairs = []
+        for name, text in texts.items():
+            final = run_dir.out / name
+            part = run_dir.staged(final)
+            part.write_text(text, encoding="utf-8")
+            pairs.append((part, final))
+        run_dir.commit(pairs)
         result.report["outputs"] = names
-        finish_report(out, result.report)
+        run_dir.finish(result.report)
     return result
-
-
-def _write_text(path: Path, text: str) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
 
 
 def _html(report: dict[str, Any], tally: _Tally) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +26,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fastscan import _fastscan
-from fastscan.filter.plan import PlanError, Shard, plan
+from fastscan import __version__, _fastscan
+from fastscan.filter.outdir import LOCK, LockedError, RunLock, inside, prune
+from fastscan.filter.outputs import json_line
+from fastscan.filter.plan import (
+    RUN_FILE,
+    PlanError,
+    Shard,
+    check_outputs,
+    plan,
+    read_parquet,
+    run_record,
+)
 from fastscan.toolcalls.tables import FORMATS
 
 REPORT = "report.json"
@@ -66,10 +77,12 @@ class Block:
 def _blocks(shard: Shard, max_record_bytes: int) -> Iterator[Block]:
     if shard.format == "parquet":
         with open(shard.path, "rb") as fh:
-            pf = pq.ParquetFile(fh)
+            pf = read_parquet(fh, shard.path)
             first = 0
             for batch in pf.iter_batches(batch_size=PARQUET_ROWS):
-                texts = [json.dumps(r, ensure_ascii=False, default=str) for r in batch.to_pylist()]
+                # The records the rows store (null struct fields absent, NaN as null), as
+                # the filter writes Parquet rows as JSON.
+                texts = [json_line(r) for r in batch.to_pylist()]
                 n = len(texts)
                 yield Block(
                     rows=pa.array(range(first, first + n), pa.uint64()),
@@ -121,16 +134,18 @@ def _records_blocks(records: Iterable[dict[str, Any] | str], size: int = 4096) -
 
 
 class _Outputs:
-    """The files of one input under OUT, written as ``.part`` and renamed on ``commit``."""
+    """The files of one input under OUT, written in the run's staging and moved into place
+    on ``commit``."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: RunDir | None) -> None:
+        self.run_dir = run_dir
         self.parts: list[tuple[Path, Path]] = []
         self.lines: dict[Path, Any] = {}
         self.parquet: dict[Path, pq.ParquetWriter] = {}
 
     def _part(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part")
+        assert self.run_dir is not None
+        part = self.run_dir.staged(path)
         self.parts.append((part, path))
         return part
 
@@ -150,8 +165,8 @@ class _Outputs:
             w.finish()
         for p in self.parquet.values():
             p.close()
-        for part, final in self.parts:
-            os.replace(part, final)
+        if self.run_dir is not None:
+            self.run_dir.commit(self.parts)
         return [final for _, final in self.parts]
 
     def abandon(self) -> None:
@@ -168,30 +183,117 @@ class _Outputs:
 # ---- the output directory ----
 
 
-def prepare(out: Path, overwrite: bool) -> None:
-    """Refuses an output directory holding anything unless ``overwrite``; then removes only
-    what an earlier run listed in its report (and the report), never a user's files."""
-    if out.exists() and not out.is_dir():
-        raise ToolcallsError(f"{out} exists and is not a directory")
-    if not out.exists() or not any(out.iterdir()):
-        out.mkdir(parents=True, exist_ok=True)
-        return
-    if not overwrite:
-        raise ToolcallsError(f"{out} is not empty; pass --overwrite to replace an earlier run")
-    report = out / REPORT
-    try:
-        listed = json.loads(report.read_text())["outputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        listed = []
-    for rel in listed:
-        target = (out / rel).resolve()
-        if target.is_relative_to(out.resolve()) and target.is_file():
-            target.unlink()
-    report.unlink(missing_ok=True)
-    for dirpath, _, _ in sorted(os.walk(out), key=lambda t: -len(t[0])):
-        d = Path(dirpath)
-        if d != out and not any(d.iterdir()):
-            d.rmdir()
+class RunDir:
+    """The output directory of a ``toolcalls check`` / ``convert`` or ``extract`` run.
+
+    Held with the run lock (`RunLock`: one run at a time) and marked as a fastscan run by
+    ``run.json`` (so no command reads it as input). Outputs are written under
+    ``_tmp/<run>/`` and moved into place when their input is done; each move is journaled in
+    ``_written`` first, so ``--overwrite`` after a killed run removes exactly what fastscan
+    wrote (and a killed run's staging goes with the next run). A directory holding anything
+    else is refused without ``--overwrite``; with it, only an earlier run of the same command
+    is replaced, never a user's files.
+    """
+
+    JOURNAL = "_written"
+
+    def __init__(self, out: Path, command: str) -> None:
+        self.out = out
+        self.command = command
+        self.lock = RunLock(out)
+        self.staging = out / "_tmp" / self.lock.run_id
+
+    def open(self, overwrite: bool) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise ToolcallsError(f"{out} exists and is not a directory")
+        try:
+            self.lock.acquire()
+        except LockedError as e:
+            raise ToolcallsError(str(e)) from None
+        try:
+            self._ready(overwrite)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _ready(self, overwrite: bool) -> None:
+        out = self.out
+        previous = run_record(out)
+        own = {LOCK, RUN_FILE, REPORT, self.JOURNAL, "_tmp"}
+        contents = [p for p in out.iterdir() if p.name not in own and not p.name.startswith(".")]
+        if previous is not None and previous.get("command", self.command) != self.command:
+            raise ToolcallsError(
+                f"{out} holds a {previous.get('command') or 'fastscan-filter'} run; use another "
+                "output directory"
+            )
+        if previous is not None or contents:
+            if not overwrite:
+                state = "an unfinished" if previous and not previous.get("finished") else "an"
+                what = f"{state} earlier {self.command} run" if previous else "files"
+                raise ToolcallsError(
+                    f"{out} holds {what}; pass --overwrite to replace an earlier run "
+                    "(only what fastscan wrote is removed), or use another output directory"
+                )
+            self._remove_earlier()
+        shutil.rmtree(out / "_tmp", ignore_errors=True)  # dead runs' staging (we hold OUT)
+        _write_text(out / RUN_FILE, json.dumps(self._record(finished=False)) + "\n")
+
+    def _record(self, finished: bool) -> dict[str, Any]:
+        return {"fastscan_version": __version__, "command": self.command, "finished": finished}
+
+    def _remove_earlier(self) -> None:
+        """Removes what an earlier run wrote: the outputs its report or journal lists."""
+        out = self.out
+        listed: set[str] = set()
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            listed.update(json.loads((out / REPORT).read_text(encoding="utf-8"))["outputs"])
+        with contextlib.suppress(OSError):
+            listed.update(
+                line for line in (out / self.JOURNAL).read_text("utf-8").splitlines() if line
+            )
+        for rel in sorted(listed):
+            target = out / rel
+            if inside(out, target) and target.is_file():
+                target.unlink()
+                prune(target.parent, out)
+        for name in (REPORT, self.JOURNAL):
+            (out / name).unlink(missing_ok=True)
+
+    def staged(self, final: Path) -> Path:
+        """Where the output `final` (under OUT) is written until it is committed."""
+        part = self.staging / final.relative_to(self.out)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        return part
+
+    def commit(self, pairs: Sequence[tuple[Path, Path]]) -> None:
+        """Moves staged files into place, journaled first."""
+        if not pairs:
+            return
+        with open(self.out / self.JOURNAL, "a", encoding="utf-8") as journal:
+            journal.write("".join(f"{final.relative_to(self.out).as_posix()}\n"
+                                  for _, final in pairs))  # fmt: skip
+        for part, final in pairs:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, final)
+
+    def finish(self, report: dict[str, Any]) -> None:
+        """Writes report.json (last of the outputs) and marks the run finished."""
+        _write_text(self.out / REPORT, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        _write_text(self.out / RUN_FILE, json.dumps(self._record(finished=True)) + "\n")
+
+    def close(self) -> None:
+        """Removes this run's staging and gives the lock back (finished, failed or stopped)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.out / "_tmp").rmdir()
+        self.lock.release()
+
+
+def _write_text(path: Path, text: str) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    os.replace(part, path)
 
 
 def check_formats(*names: str | None) -> None:
@@ -205,38 +307,34 @@ def open_run(
     inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     out: str | os.PathLike[str] | None,
     overwrite: bool,
-) -> tuple[list[Shard], Path | None, list[str]]:
-    """The shards of `inputs`, the output directory made ready (see ``prepare``) and the
-    inputs as named: what every file command starts with."""
+    command: str,
+    outputs: Callable[[Shard], Iterable[str]] | None = None,
+) -> tuple[list[Shard], RunDir | None, list[str]]:
+    """The shards of `inputs` (their output paths, `outputs`, checked for collisions), the
+    output directory opened (see `RunDir`: the caller closes it) and the inputs as named:
+    what every file command starts with. Nothing is written when the plan is refused."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     out_dir = Path(out) if out is not None else None
-    shards = shards_of(inputs, out_dir)
-    if out_dir is not None:
-        prepare(out_dir, overwrite)
-    return shards, out_dir, [os.fspath(i) for i in inputs]
-
-
-def shards_of(inputs: Sequence[str | os.PathLike[str]], out: Path | None) -> list[Shard]:
     try:
-        shards, _ = plan(list(inputs), exclude=[out] if out is not None else [])
+        shards, _ = plan(list(inputs), out=out_dir)
+        if outputs is not None:
+            check_outputs(((s, outputs(s)) for s in shards), reserved=[REPORT, VIOLATIONS])
     except PlanError as e:
         raise ToolcallsError(str(e)) from e
-    return shards
-
-
-def _stem(relative: str) -> str:
-    for suffix in (".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".jsonl", ".json", ".parquet"):
-        if relative.endswith(suffix):
-            return relative[: -len(suffix)]
-    return relative
+    run_dir = None
+    if out_dir is not None:
+        run_dir = RunDir(out_dir, command)
+        run_dir.open(overwrite)
+    return shards, run_dir, [os.fspath(i) for i in inputs]
 
 
 def jsonl_name(shard: Shard) -> str:
     """The JSONL name of a written-out file for `shard`: its own name for JSONL input,
-    ``.jsonl.zst`` for Parquet."""
+    the input's name and ``.jsonl.zst`` for Parquet (``x.parquet.jsonl.zst``, never the name
+    of another input's output)."""
     if shard.format == "parquet":
-        return _stem(shard.relative) + ".jsonl.zst"
+        return shard.relative + ".jsonl.zst"
     return shard.relative
 
 
@@ -290,14 +388,6 @@ def _counts(values: pa.Array) -> Counter[str]:
     return c
 
 
-def finish_report(out: Path | None, report: dict[str, Any]) -> None:
-    if out is None:
-        return
-    tmp = out / (REPORT + ".part")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / REPORT)
-
-
 def concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
@@ -333,12 +423,14 @@ def mark_oversized(b: Block, res: pa.RecordBatch) -> pa.RecordBatch:
 class FileRun:
     """One input's pass: its counts, its outputs (committed together), its result tables."""
 
-    def __init__(self, shard: Shard | None, out: Path | None, statuses: tuple[str, ...]) -> None:
+    def __init__(
+        self, shard: Shard | None, run_dir: RunDir | None, statuses: tuple[str, ...]
+    ) -> None:
         self.shard = shard
-        self.out = out if shard is not None else None
+        self.out = run_dir.out if shard is not None and run_dir is not None else None
         self.file = os.fspath(shard.path) if shard is not None else "<records>"
         self.entry: dict[str, Any] = {"file": self.file, "read": 0, **dict.fromkeys(statuses, 0)}
-        self.outputs = _Outputs()
+        self.outputs = _Outputs(run_dir)
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.tables: dict[str, list[pa.Table]] = defaultdict(list)
 
@@ -382,7 +474,7 @@ class FileRun:
 
 def run_files(
     sources: list[tuple[Shard | None, Iterable[dict[str, Any] | str] | None]],
-    out: Path | None,
+    run_dir: RunDir | None,
     statuses: tuple[str, ...],
     on_block: Callable[[FileRun, Block], None],
     max_record_bytes: int,
@@ -395,8 +487,9 @@ def run_files(
     entries: list[dict[str, Any]] = []
     done: list[FileRun] = []
     outputs: list[str] = []
+    out = run_dir.out if run_dir is not None else None
     for shard, records in sources:
-        run = FileRun(shard, out, statuses)
+        run = FileRun(shard, run_dir, statuses)
         blocks = (
             prefetched(_blocks(shard, max_record_bytes))
             if shard is not None

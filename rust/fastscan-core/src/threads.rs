@@ -40,15 +40,42 @@ pub fn resolve_threads(
     explicit: Option<usize>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(usize, ThreadSource)> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    resolve_threads_on(explicit, env, cpus)
+}
+
+/// The most threads per CPU a scanner starts: its work is CPU-bound, so more only adds
+/// switching (and a typo such as `--threads 10000` would otherwise start 10,000 workers).
+pub const MAX_THREADS_PER_CPU: usize = 4;
+
+/// [`resolve_threads`] on a machine with `cpus` CPUs (injected for tests). An explicit count
+/// or `FASTSCAN_THREADS` above [`MAX_THREADS_PER_CPU`] per CPU is an error; an
+/// `OMP_NUM_THREADS` above it is capped there.
+pub fn resolve_threads_on(
+    explicit: Option<usize>,
+    env: impl Fn(&str) -> Option<String>,
+    cpus: usize,
+) -> Result<(usize, ThreadSource)> {
+    let most = cpus.max(1) * MAX_THREADS_PER_CPU;
+    let bounded = |n: usize, what: &str, source: ThreadSource| {
+        if n > most {
+            Err(CoreError::Config(format!(
+                "{what}={n} is more than {MAX_THREADS_PER_CPU} threads per CPU this process may \
+                 use ({cpus} CPUs: at most {most})"
+            )))
+        } else {
+            Ok((n, source))
+        }
+    };
     if let Some(n) = explicit {
         if n == 0 {
             return Err(CoreError::Config("threads must be at least 1".into()));
         }
-        return Ok((n, ThreadSource::Argument));
+        return bounded(n, "threads", ThreadSource::Argument);
     }
     if let Some(raw) = env("FASTSCAN_THREADS").filter(|v| !v.trim().is_empty()) {
         return match raw.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok((n, ThreadSource::FastscanThreads)),
+            Ok(n) if n > 0 => bounded(n, "FASTSCAN_THREADS", ThreadSource::FastscanThreads),
             _ => Err(CoreError::Config(format!(
                 "FASTSCAN_THREADS={raw:?} is not a positive integer"
             ))),
@@ -58,12 +85,11 @@ pub fn resolve_threads(
         let first = raw.split(',').next().unwrap_or("").trim();
         if let Ok(n) = first.parse::<usize>() {
             if n > 0 {
-                return Ok((n, ThreadSource::OmpNumThreads));
+                return Ok((n.min(most), ThreadSource::OmpNumThreads));
             }
         }
     }
-    let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    Ok((n, ThreadSource::Affinity))
+    Ok((cpus.max(1), ThreadSource::Affinity))
 }
 
 /// Resolves the thread count from the process environment.
@@ -208,5 +234,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!(sum, 499_500);
+    }
+
+    #[test]
+    fn thread_counts_are_bounded_per_cpu() {
+        let none = env_of(&[]);
+        assert_eq!(
+            resolve_threads_on(Some(8), &none, 2).unwrap(),
+            (8, ThreadSource::Argument)
+        );
+        let err = resolve_threads_on(Some(10_000), &none, 2).unwrap_err();
+        assert!(err.to_string().contains("at most 8"), "{err}");
+        assert!(resolve_threads_on(None, env_of(&[("FASTSCAN_THREADS", "9")]), 2).is_err());
+        assert_eq!(
+            resolve_threads_on(None, env_of(&[("OMP_NUM_THREADS", "64")]), 2).unwrap(),
+            (8, ThreadSource::OmpNumThreads)
+        );
+        assert_eq!(
+            resolve_threads_on(None, &none, 3).unwrap(),
+            (3, ThreadSource::Affinity)
+        );
     }
 }

@@ -20,6 +20,7 @@ pub mod scan;
 pub mod shapes;
 pub mod tables;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -153,14 +154,16 @@ pub fn extract(text: &str) -> Extraction {
             end,
         });
     }
-    // Validate and deduplicate: the first spec of a name wins.
+    // Validate and deduplicate: the first spec of a name wins (a set of the names kept, so
+    // a document of many specs costs linear time).
     let mut kept: Vec<Spec> = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
     for s in specs {
         let reason = if s.tool.name.trim().is_empty() {
             Some("empty_tool_name: the spec has no name".to_owned())
         } else if let Some(p) = s.tool.problems.first() {
             Some(format!("malformed_schema: {p}"))
-        } else if kept.iter().any(|k| k.tool.name == s.tool.name) {
+        } else if !names.insert(s.tool.name.clone()) {
             Some("duplicate: a spec of this name came earlier in the document".to_owned())
         } else {
             None
@@ -177,7 +180,7 @@ pub fn extract(text: &str) -> Extraction {
         }
     }
     calls.extend(python_calls(text, &kept));
-    calls.retain(|c| kept.iter().any(|s| s.tool.name == c.call.name));
+    calls.retain(|c| names.contains(&c.call.name));
     Extraction {
         specs: kept,
         calls,
@@ -188,12 +191,18 @@ pub fn extract(text: &str) -> Extraction {
 /// Keyword-argument calls `name(k=v)` of the document's specs written in the text.
 fn python_calls(text: &str, specs: &[Spec]) -> Vec<FoundCall> {
     let mut out = Vec::new();
+    // A call names a spec by its whole name or its last dotted part; the first spec that
+    // either names wins.
+    let mut by_name: HashMap<&str, &Spec> = HashMap::new();
+    for s in specs {
+        by_name.entry(s.tool.name.as_str()).or_insert(s);
+        if let Some(last) = s.tool.name.rsplit('.').next() {
+            by_name.entry(last).or_insert(s);
+        }
+    }
     for m in CALL_START.find_iter(text) {
         let name = &text[m.start()..m.end() - 1];
-        let Some(spec) = specs
-            .iter()
-            .find(|s| s.tool.name == name || s.tool.name.rsplit('.').next() == Some(name))
-        else {
+        let Some(spec) = by_name.get(name).copied() else {
             continue;
         };
         // Not the definition itself.
@@ -228,8 +237,48 @@ pub fn char_offset(text: &str, b: usize) -> usize {
     text[..b].chars().count()
 }
 
+/// Character offsets of byte offsets in one text, each in time bounded by [`Self::STEP`]
+/// (not the text's length): the characters before every `STEP`-th byte are counted once.
+struct CharOffsets<'a> {
+    text: &'a str,
+    before: Vec<usize>,
+}
+
+impl<'a> CharOffsets<'a> {
+    const STEP: usize = 4096;
+
+    fn new(text: &'a str) -> Self {
+        let bytes = text.as_bytes();
+        let mut before = Vec::with_capacity(bytes.len() / Self::STEP + 1);
+        let mut count = 0;
+        for chunk in bytes.chunks(Self::STEP) {
+            before.push(count);
+            // Characters start at every byte that is not a UTF-8 continuation byte.
+            count += chunk.iter().filter(|&&b| (b as i8) >= -0x40).count();
+        }
+        before.push(count);
+        CharOffsets { text, before }
+    }
+
+    /// As [`char_offset`].
+    fn of(&self, b: usize) -> usize {
+        let mut b = b.min(self.text.len());
+        while !self.text.is_char_boundary(b) {
+            b -= 1;
+        }
+        let block = b / Self::STEP;
+        let from = block * Self::STEP;
+        let tail = &self.text.as_bytes()[from..b];
+        self.before[block] + tail.iter().filter(|&&c| (c as i8) >= -0x40).count()
+    }
+}
+
+/// The most characters of context an emitted record takes from before a call.
+const CONTEXT_CHARS: usize = 500;
+
 /// The paragraph before byte `at` (up to the previous blank line, at most 500 characters):
-/// the instruction an emitted training record gives the call found there.
+/// the instruction an emitted training record gives the call found there. Looks back a
+/// bounded window first, so many calls in one long paragraph cost linear time.
 #[must_use]
 pub fn context_before(text: &str, at: usize) -> String {
     let mut at = at.min(text.len());
@@ -237,10 +286,23 @@ pub fn context_before(text: &str, at: usize) -> String {
         at -= 1;
     }
     let before = text[..at].trim_end();
-    let start = before.rfind("\n\n").map_or(0, |i| i + 2);
-    let para = before[start..].trim();
+    let mut from = before.len().saturating_sub(4 * CONTEXT_CHARS + 4);
+    while !before.is_char_boundary(from) {
+        from -= 1;
+    }
+    let window = &before[from..];
+    let para = match window.rfind("\n\n") {
+        Some(i) => window[i + 2..].trim(),
+        // The paragraph starts before the window: its last characters are the window's,
+        // unless the window is mostly blank (then the whole paragraph is looked for).
+        None if window.trim_start().chars().count() >= CONTEXT_CHARS => window,
+        None => {
+            let start = before.rfind("\n\n").map_or(0, |i| i + 2);
+            before[start..].trim()
+        }
+    };
     let chars: Vec<char> = para.chars().collect();
-    let keep = chars.len().min(500);
+    let keep = chars.len().min(CONTEXT_CHARS);
     chars[chars.len() - keep..].iter().collect()
 }
 
@@ -271,7 +333,8 @@ pub struct DocRows {
 #[must_use]
 pub fn extract_rows(text: &str) -> DocRows {
     let e = extract(text);
-    let ch = |b: usize| char_offset(text, b);
+    let offsets = CharOffsets::new(text);
+    let ch = |b: usize| offsets.of(b);
     DocRows {
         specs: e
             .specs
@@ -340,4 +403,91 @@ pub fn extract_documents(
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definitions the bounded versions must agree with.
+    fn context_reference(text: &str, at: usize) -> String {
+        let mut at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = text[..at].trim_end();
+        let start = before.rfind("\n\n").map_or(0, |i| i + 2);
+        let para: Vec<char> = before[start..].trim().chars().collect();
+        let keep = para.len().min(CONTEXT_CHARS);
+        para[para.len() - keep..].iter().collect()
+    }
+
+    fn texts() -> Vec<String> {
+        let mut out = vec![String::new(), "x".into(), "é".repeat(3000)];
+        // Paragraph breaks, long paragraphs, long blank runs and multi-byte characters, in
+        // a spread of lengths around the window and the offset index's step.
+        let pieces = ["word ", "é", "日本", "\n\n", "\n", " ", "a(b=1) ", "🙂"];
+        let mut seed = 7_u64;
+        for len in [10, 600, 2100, 5000, 9000] {
+            let mut t = String::new();
+            while t.len() < len {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let piece = pieces[(seed >> 33) as usize % pieces.len()];
+                let times = if piece == " " {
+                    (seed >> 40) as usize % 3000
+                } else {
+                    1
+                };
+                t.push_str(&piece.repeat(times));
+            }
+            out.push(t);
+        }
+        out
+    }
+
+    #[test]
+    fn char_offsets_match_counting_from_the_start() {
+        for text in texts() {
+            let offsets = CharOffsets::new(&text);
+            for b in (0..=text.len() + 2).step_by(7) {
+                assert_eq!(offsets.of(b), char_offset(&text, b), "byte {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn context_matches_the_whole_paragraph_rule() {
+        for text in texts() {
+            for at in (0..=text.len()).step_by(13) {
+                assert_eq!(
+                    context_before(&text, at),
+                    context_reference(&text, at),
+                    "at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected_and_calls_find_their_spec() {
+        let mut text = String::new();
+        for i in 0..50 {
+            text.push_str(&format!(
+                "def f{i}(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n\n"
+            ));
+            text.push_str(&format!(
+                "def f{i}(y: str) -> int:\n    \"\"\"Again.\"\"\"\n\n"
+            ));
+        }
+        text.push_str("Call it: f7(x=3)\n");
+        let e = extract(&text);
+        assert_eq!(e.specs.len(), 50);
+        let duplicates = e
+            .rejected
+            .iter()
+            .filter(|r| r.reason.starts_with("duplicate"))
+            .count();
+        assert_eq!(duplicates, 50);
+        assert!(e.calls.iter().any(|c| c.call.name == "f7"));
+    }
 }
