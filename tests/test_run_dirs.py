@@ -541,3 +541,23 @@ def test_every_command_refuses_or_accounts_for_every_record(
         for f in (out / "scores").rglob("*.parquet"):
             ids += pq.read_table(f, columns=["id"]).column("id").to_pylist()
         assert sorted(ids) == sorted(expected)
+
+
+def test_the_dry_run_reports_what_is_done(tmp_path: Path) -> None:
+    inp, out = _filter_run(tmp_path, n=4)
+    (out / "_done" / "s1.jsonl.json").unlink()  # scored, not decided (killed in phase 2)
+    (out / "_scored" / "s2.jsonl.json").unlink()
+    (out / "_done" / "s2.jsonl.json").unlink()  # neither
+    plan_ = fastscan.filter_shards(inp, out, dry_run=True)
+    status = {r["relative"]: r["status"] for r in plan_["shards"]}
+    assert status == {
+        "s0.jsonl": "done",
+        "s1.jsonl": "scored",
+        "s2.jsonl": "pending",
+        "s3.jsonl": "done",
+    }
+    assert (plan_["totals"]["done"], plan_["totals"]["scored"], plan_["totals"]["pending"]) == (
+        2,
+        1,
+        1,
+    )

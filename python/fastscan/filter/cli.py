@@ -184,7 +184,8 @@ def _print_plan(report: dict[str, object]) -> None:
     assert isinstance(totals, dict)
     print(
         f"fastscan-filter (dry run): {totals['shards']} shards, {totals['pending']} to do, "
-        f"{totals['done']} done, {totals['input_bytes']:,} bytes"
+        f"{totals['done']} done, {totals['scored']} scored (to decide), "
+        f"{totals['input_bytes']:,} bytes"
     )
     for fmt, slot in totals["by_format"].items():
         print(f"  {fmt}: {slot['shards']} shards, {slot['bytes']:,} bytes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import shutil
@@ -130,13 +131,21 @@ def in_parallel(run: Run, reporter: Reporter, items: Sequence[Any], one: Any, wo
             for item in items:
                 one(item)
         else:
-            futures = [pool.submit(one, item) for item in items]
+            # A few items per worker in flight, not one future per item: memory and the
+            # waiting below stay the same for 100,000 tiny shards as for ten.
+            pending = iter(items)
+            window = 4 * workers
+            futures = [pool.submit(one, item) for item in itertools.islice(pending, window)]
             # Waiting in short steps keeps the main thread ready for Ctrl-C.
             while futures:
                 done, _ = wait(futures, timeout=0.25, return_when=FIRST_EXCEPTION)
                 for future in done:
                     future.result()
                 futures = [f for f in futures if not f.done()]
+                futures += [
+                    pool.submit(one, item)
+                    for item in itertools.islice(pending, window - len(futures))
+                ]
     except (KeyboardInterrupt, Interrupted):
         # Running shards stop at their next block or batch; one busy loading a model is not
         # waited for longer than STOP_WAIT (its staging goes with the run's).
@@ -304,6 +313,7 @@ class Run:
                 and done.get("input") == entry.get("input")
             ):
                 self._finished(done, reporter, resumed=True)
+                self.scored.pop(entry["relative"], None)
             else:
                 todo.append(shard)
 
@@ -315,6 +325,9 @@ class Run:
                 ),
             )
             self._finished(entry, reporter, resumed=False)
+            # Its phase-1 entry is in its marker; memory keeps one entry per shard.
+            with self.lock:
+                self.scored.pop(shard.relative, None)
 
         in_parallel(self, reporter, todo, one, min(threads, len(todo)))
 
@@ -553,14 +566,19 @@ def _dry_run(
 ) -> dict[str, Any]:
     rows = []
     for s in shards:
-        done = not overwrite and _load_marker(out, s) is not None
+        # done: finished (phase 2); scored: its scores are there, the run's decision is not
+        status = "unreadable" if s.format is None else "pending"
+        if not overwrite and _load_marker(out, s) is not None:
+            status = "done"
+        elif not overwrite and _load_scored(out, s) is not None:
+            status = "scored"
         rows.append(
             {
                 "path": str(s.path),
                 "relative": s.relative,
                 "format": s.format,
                 "input_bytes": s.size,
-                "status": "done" if done else ("unreadable" if s.format is None else "pending"),
+                "status": status,
             }
         )
     pending = [r for r in rows if r["status"] == "pending"]
@@ -577,6 +595,7 @@ def _dry_run(
             "shards": len(rows),
             "pending": len(pending),
             "done": sum(r["status"] == "done" for r in rows),
+            "scored": sum(r["status"] == "scored" for r in rows),
             "unreadable": sum(r["status"] == "unreadable" for r in rows),
             "input_bytes": sum(s.size for s in shards),
             "pending_bytes": sum(
@@ -590,6 +609,9 @@ def _dry_run(
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Written as it is encoded (a report of 100,000 shards is never one string)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
     os.replace(tmp, path)

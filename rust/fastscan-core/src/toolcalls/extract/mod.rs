@@ -254,7 +254,7 @@ impl<'a> CharOffsets<'a> {
         for chunk in bytes.chunks(Self::STEP) {
             before.push(count);
             // Characters start at every byte that is not a UTF-8 continuation byte.
-            count += chunk.iter().filter(|&&b| (b as i8) >= -0x40).count();
+            count += chars_in(chunk);
         }
         before.push(count);
         CharOffsets { text, before }
@@ -269,8 +269,14 @@ impl<'a> CharOffsets<'a> {
         let block = b / Self::STEP;
         let from = block * Self::STEP;
         let tail = &self.text.as_bytes()[from..b];
-        self.before[block] + tail.iter().filter(|&&c| (c as i8) >= -0x40).count()
+        self.before[block] + chars_in(tail)
     }
+}
+
+/// The characters that start in `bytes` of UTF-8: every byte but continuation bytes
+/// (`0b10xx_xxxx`).
+fn chars_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 /// The most characters of context an emitted record takes from before a call.
@@ -408,6 +414,7 @@ pub fn extract_documents(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     /// The plain definitions the bounded versions must agree with.
     fn context_reference(text: &str, at: usize) -> String {
@@ -472,12 +479,8 @@ mod tests {
     fn duplicate_names_are_rejected_and_calls_find_their_spec() {
         let mut text = String::new();
         for i in 0..50 {
-            text.push_str(&format!(
-                "def f{i}(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n\n"
-            ));
-            text.push_str(&format!(
-                "def f{i}(y: str) -> int:\n    \"\"\"Again.\"\"\"\n\n"
-            ));
+            writeln!(text, "def f{i}(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n").unwrap();
+            writeln!(text, "def f{i}(y: str) -> int:\n    \"\"\"Again.\"\"\"\n").unwrap();
         }
         text.push_str("Call it: f7(x=3)\n");
         let e = extract(&text);
