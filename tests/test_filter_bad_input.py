@@ -12,7 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 import fastscan
+from fastscan.filter.run import UsageError
 from requires import unavailable
 from shards import jsonl_bytes, sample_records, write_jsonl
 from test_filter import check_accounting
@@ -74,7 +77,12 @@ def test_shard_level_problems_are_reported_and_others_finish(tmp_path: Path) -> 
     (root / "broken.parquet").write_bytes(b"PAR1 not really")
     (root / "notes.txt").write_text("not a shard")
     os.symlink(tmp_path / "nowhere.jsonl", root / "dangling.jsonl")
-    inputs = [root, root / "notes.txt"]
+    # Named directly, a file of a type fastscan does not read is a usage error, before
+    # anything is written; matched by a glob, it fails alone.
+    with pytest.raises(UsageError, match="not a file fastscan reads"):
+        fastscan.filter_shards([root, root / "notes.txt"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    inputs: list[str | Path] = [root, str(root / "*.txt")]
     report = fastscan.filter_shards(inputs, tmp_path / "out")
     status = {e["relative"]: (e["status"], e["error"]) for e in report["shards"]}
     assert status["good.jsonl.zst"] == ("ok", None)

@@ -235,6 +235,8 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
         proc.wait(timeout=120)
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+    # The status the work earned (here 0), whether or not a write met the closed pipe.
+    assert proc.returncode == 0, err
 
 
 def _default_signals() -> None:

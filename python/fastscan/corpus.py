@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastscan.filter.plan import PlanError, open_decompressed, plan
+from fastscan.filter.schema import close_match
 
 
 class CorpusError(ValueError):
@@ -73,14 +74,19 @@ def read_corpus(
         inputs = [inputs]
     corpus = Corpus()
     for path in files_of(inputs):
+        keys: dict[str, None] = {}  # of the records without the text, while none has it
+        texts_before, objects = len(corpus.texts), 0
         try:
             for lineno, record in iter_records(path):
                 corpus.lines += 1
                 if isinstance(record, str):  # a line that did not parse: the reason
                     corpus.rejects.append((str(path), lineno, record))
                     continue
+                objects += 1
                 text = field_at(record, text_field)
                 if not isinstance(text, str):
+                    if len(corpus.texts) == texts_before and len(keys) < 100:
+                        keys.update(dict.fromkeys(record))
                     corpus.rejects.append((str(path), lineno, f"no string field {text_field!r}"))
                     continue
                 corpus.ids.append(str(record.get(id_field, f"{path}:{lineno}")))
@@ -91,7 +97,21 @@ def read_corpus(
                     corpus.records.append(record)
         except (OSError, UnicodeDecodeError, EOFError, pa.ArrowInvalid) as e:
             raise CorpusError(f"cannot read {path}: {e}") from e
+        if objects and len(corpus.texts) == texts_before:
+            # Not bad data: the text is not where the command looks.
+            raise CorpusError(no_text_message(path, text_field, objects, list(keys)))
     return corpus
+
+
+def no_text_message(path: Path, field: str, records: int, keys: list[str]) -> str:
+    """Why a file's records give no text: the field named, the keys seen, the closest one."""
+    shown = ", ".join(keys[:30]) if keys else "none"
+    close = close_match(field, keys)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return (
+        f"{path}: none of its {records:,} records has a string at text field {field!r} "
+        f"(keys seen: {shown}); set --text-field{hint}"
+    )
 
 
 def field_at(record: dict[str, Any], name: str) -> Any:

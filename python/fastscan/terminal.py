@@ -25,6 +25,11 @@ class Terminated(KeyboardInterrupt):
     stops the same way: staging removed, lock released, a resume hint."""
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 shard``, ``2 shards``, ``1,024 calls``: a number and its noun, agreeing."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def threads_arg(text: str) -> int:
     """``--threads``: a positive integer (argparse makes anything else a usage error)."""
     try:
@@ -37,6 +42,15 @@ def threads_arg(text: str) -> int:
 
 
 _received: list[int] = []
+#: The status a command ends with when its reader closes stdout (``| head``): the one its
+#: work earned, set before it prints its results (0 until a command says otherwise).
+_if_pipe_closes: list[int] = [EXIT_OK]
+
+
+def status_if_pipe_closes(code: int) -> None:
+    """Says, before printing results, which status the command ends with if the reader of
+    stdout goes away while they print: a closed pipe never changes the exit status."""
+    _if_pipe_closes[0] = code
 
 
 @contextlib.contextmanager
@@ -63,13 +77,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run_command(prog: str, main: Callable[[], int]) -> int:
-    """Runs a command's `main`: a closed stdout (``... | head``) ends it quietly, Ctrl-C
-    ends it with exit 130 and one line instead of a traceback."""
+    """Runs a command's `main`: a closed stdout (``... | head``) ends it quietly with the
+    status its work earned (`status_if_pipe_closes`; 0 by default), Ctrl-C ends it with exit
+    130 (SIGTERM 143) and one line instead of a traceback."""
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print escaped
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     _received.clear()
+    _if_pipe_closes[0] = EXIT_OK
     try:
         with _sigterm_as_interrupt():
             code = main()
@@ -79,7 +95,7 @@ def run_command(prog: str, main: Callable[[], int]) -> int:
         # The reader went away: point stdout at /dev/null so the flush at exit stays quiet.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+        return _if_pipe_closes[0]
     except (KeyboardInterrupt, Interrupted) as e:
         detail = f": {e}" if isinstance(e, Interrupted) and str(e) else ""
         how = "terminated (SIGTERM)" if _received else "interrupted"

@@ -18,6 +18,7 @@ curated, so a bad record is a mistake to fix, not data to skip.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Sequence
@@ -128,6 +129,14 @@ def load_gold(source: str | os.PathLike[str] | Sequence[str]) -> list[str]:
     path = Path(source)
     if not path.exists() and str(source) in builtin_gold():
         path = BUILTIN_GOLD / f"{source}.jsonl"
+    elif not path.exists() and not path.is_symlink():
+        names = builtin_gold()
+        close = difflib.get_close_matches(str(source), names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise GoldError(
+            f"gold {str(source)!r}: no such file, directory or built-in gold set "
+            f"({hint}built-in: {', '.join(names)})"
+        )
     files = [path] if path.suffix == ".json" and path.is_file() else files_of([path])
     texts: list[str] = []
     for file in files:

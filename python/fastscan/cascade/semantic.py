@@ -26,6 +26,7 @@ from fastscan.cascade.encoders import (
     StaticEncoder,
     TorchEncoder,
     cache_root,
+    gpu_available,
     has_module,
     pick_backend,
 )
@@ -154,6 +155,11 @@ class SemanticStage(Stage):
             )
         if not (self.model_dir / "config.json").is_file():
             raise ValueError(f"{self.model_dir} holds no model (no config.json)")
+        if (self.device or "").startswith("cuda") and not gpu_available():
+            raise ValueError(
+                f"device = {self.device!r}, but torch sees no CUDA device on this machine; "
+                'leave device unset (a GPU when there is one, else the CPU) or set "cpu"'
+            )
 
     def prepare(self) -> None:
         """Loads the model and embeds the gold set."""

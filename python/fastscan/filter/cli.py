@@ -12,7 +12,7 @@ from fastscan.filter.config import DEFAULT_MIN_SCORE, ConfigError, FilterConfig
 from fastscan.filter.progress import Reporter
 from fastscan.filter.report import print_report
 from fastscan.filter.run import UsageError, filter_shards
-from fastscan.terminal import EXIT_OK, EXIT_USAGE, run_command, threads_arg
+from fastscan.terminal import EXIT_OK, EXIT_USAGE, count, run_command, threads_arg
 
 EXAMPLES = """\
 examples:
@@ -183,12 +183,13 @@ def _print_plan(report: dict[str, object]) -> None:
     totals = report["totals"]
     assert isinstance(totals, dict)
     print(
-        f"fastscan-filter (dry run): {totals['shards']} shards, {totals['pending']} to do, "
+        f"fastscan-filter (dry run): {count(totals['shards'], 'shard')}, "
+        f"{totals['pending']} to do, "
         f"{totals['done']} done, {totals['scored']} scored (to decide), "
         f"{totals['input_bytes']:,} bytes"
     )
     for fmt, slot in totals["by_format"].items():
-        print(f"  {fmt}: {slot['shards']} shards, {slot['bytes']:,} bytes")
+        print(f"  {fmt}: {count(slot['shards'], 'shard')}, {slot['bytes']:,} bytes")
     shards = report["shards"]
     assert isinstance(shards, list)
     for s in shards:

@@ -68,6 +68,7 @@ from fastscan.filter.schema import (
     FILE_SECTIONS,
     STAGE_SECTIONS,
     Flat,
+    close_match,
     explain,
     suggest,
 )
@@ -153,6 +154,8 @@ class FilterConfig:
         values: dict[str, Any] = {}
         sections = [*FILE_SECTIONS, *STAGE_SECTIONS]
         for section, table in data.items():
+            if not isinstance(table, dict):  # a key outside any section
+                raise ConfigError(f"config {path}: {_outside(section)}")
             if section not in sections:
                 raise ConfigError(
                     f"config {path}: unknown section [{section}]{suggest(section, sections)}"
@@ -316,3 +319,24 @@ def _sha256_file(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _outside(key: str) -> str:
+    """The message for a key written outside any section: where it belongs."""
+    homes: dict[str, list[str]] = {}
+    for section, keys in FILE_SECTIONS.items():
+        for name in keys:
+            homes.setdefault(name, []).append(section)
+    for section, model in STAGE_SECTIONS.items():
+        for name in model.model_fields:
+            homes.setdefault(name, []).append(section)
+    if key not in homes:
+        close = close_match(key, homes)
+        hint = f" (did you mean {close!r}, in {_sections(homes[close])}?)" if close else ""
+        return f"unknown key {key!r} outside any section{hint}"
+    return f"key {key!r} is outside any section: it belongs in {_sections(homes[key])}"
+
+
+def _sections(names: list[str]) -> str:
+    quoted = [f"[{n}]" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

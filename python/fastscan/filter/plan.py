@@ -199,8 +199,9 @@ def plan(
 ) -> tuple[list[Shard], list[str]]:
     """The shards to read, sorted by relative path, and the files a directory walk ignored.
 
-    A file named directly (or matched by a glob) is always a shard, even with an unknown
-    extension: it then fails on its own with a clear error. Inside a directory, only files with
+    A file named directly with an extension fastscan does not read is a `PlanError`; one
+    matched by a glob is a shard all the same (it then fails on its own with a clear error).
+    Inside a directory, only files with
     a known extension are shards; hidden files and ``_``-prefixed ones are skipped, and the
     others are listed as ignored. Relative paths are taken from the directory (or the glob's
     fixed prefix) so outputs mirror the input layout; ``..`` segments are resolved first, so a
@@ -265,6 +266,11 @@ def plan(
                     add(_shard(full, rel))
         elif path.exists() or path.is_symlink():
             rules.root(text, path)
+            if format_of(path) is None:
+                raise PlanError(
+                    f"{text}: not a file fastscan reads (.jsonl, .jsonl.gz, .jsonl.zst, .json, "
+                    ".json.gz, .json.zst or .parquet); rename it or name its directory"
+                )
             add(_shard(path, Path(path.name)))
         else:
             raise PlanError(f"input not found: {text}")

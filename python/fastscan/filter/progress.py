@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from fastscan.terminal import Interrupted
+from fastscan.terminal import Interrupted, count
 
 
 class Silent:
@@ -75,7 +75,7 @@ class Reporter(Silent):
         if self.quiet:
             return
         if done:
-            self._log(f"resuming: {done} of {shards} shards already done")
+            self._log(f"resuming: {done} of {count(shards, 'shard')} already done")
         if self.bar:
             self.progress = Progress(
                 TextColumn("{task.description:<10}"),
@@ -95,7 +95,7 @@ class Reporter(Silent):
             todo = shards - done
             later = f"; then {', '.join(stages)}" if stages else ""
             self._log(
-                f"{todo} shards to filter ({total_bytes:,} bytes of input), "
+                f"{count(todo, 'shard')} to filter ({total_bytes:,} bytes of input), "
                 f"{threads} threads{later}"
             )
 

@@ -11,6 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from fastscan.terminal import count as counted
+from fastscan.terminal import status_if_pipe_closes
+
 
 def _mb(n: int) -> str:
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
@@ -21,12 +24,15 @@ def _mb(n: int) -> str:
 
 def print_report(report: dict[str, Any], *, as_json: bool, quiet: bool) -> int:
     """What a run's command prints at the end (the report as JSON, or the summary unless
-    quiet); returns its exit status: 1 when a shard failed, else 0."""
+    quiet); returns its exit status: 1 when a shard failed, else 0 (also when the reader of
+    stdout goes away while it prints)."""
+    code = 1 if report["totals"]["failed"] else 0
+    status_if_pipe_closes(code)
     if as_json:
         print(json.dumps(report, indent=1))
     elif not quiet:
         print(summary_text(report))
-    return 1 if report["totals"]["failed"] else 0
+    return code
 
 
 def summary_text(report: dict[str, Any]) -> str:
@@ -36,7 +42,7 @@ def summary_text(report: dict[str, Any]) -> str:
     rule = report["keep_rule"]
     require = f" and hits in {', '.join(rule['require'])}" if rule["require"] else ""
     lines = [
-        f"fastscan-filter: {t['shards']} shards ({t['ok']} ok, {t['failed']} failed, "
+        f"fastscan-filter: {counted(t['shards'], 'shard')} ({t['ok']} ok, {t['failed']} failed, "
         f"{t['resumed']} resumed), pack {report['pack']}, "
         f"keep: score >= {rule['min_score']}{require}",
         f"  read     {t['read']['docs']:>12,} docs  {_mb(t['read']['bytes']):>14}",

@@ -43,7 +43,7 @@ from fastscan.filter.shard import attempt, attempt_shard, marker_path, scored_pa
 from fastscan.filter.tally import Tally
 from fastscan.pipeline import Pipeline
 from fastscan.scanner import Scanner, resolve_threads
-from fastscan.terminal import Interrupted
+from fastscan.terminal import Interrupted, count
 
 # Seconds Ctrl-C waits for running shards to stop before the run gives up on them.
 STOP_WAIT = 1.0
@@ -266,7 +266,7 @@ class Run:
         self.release()
         finished = sum(e["status"] == "ok" for e in self.entries.values())
         return (
-            f"{finished} of {len(self.shards)} shards are finished in {self.out}; "
+            f"{finished} of {count(len(self.shards), 'shard')} finished in {self.out}; "
             "run the same command again to resume from there"
         )
 

@@ -6,11 +6,29 @@ import argparse
 import sys
 from typing import Any
 
-from fastscan.terminal import EXIT_FAILED, EXIT_OK, threads_arg
+from fastscan.terminal import EXIT_FAILED, EXIT_OK, count, status_if_pipe_closes, threads_arg
 from fastscan.toolcalls.check import check
 from fastscan.toolcalls.convert import convert
 from fastscan.toolcalls.extract import EXTRACTORS, extract
 from fastscan.toolcalls.tables import FORMATS, LOSSES, RULES
+
+
+def _print_wrote(out: str | None, report: dict[str, Any]) -> None:
+    """``wrote OUT/report.json, violations.parquet, valid/ (3 files), ...``: what the run
+    wrote, from its report's outputs."""
+    if not out:
+        return
+    files: list[str] = []
+    folders: dict[str, int] = {}
+    for rel in report.get("outputs", []):
+        head, _, rest = rel.partition("/")
+        if rest:
+            folders[head] = folders.get(head, 0) + 1
+        else:
+            files.append(rel)
+    parts = ["report.json", *files]
+    parts += [f"{name}/ ({count(n, 'file')})" for name, n in sorted(folders.items())]
+    print(f"wrote {out}/{', '.join(parts)}")
 
 
 def _print_files(report: dict[str, Any]) -> bool:
@@ -28,8 +46,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     r = result.report
     t = r["totals"]
+    strict = args.strict and (t["invalid"] or t["rejected"])
+    status_if_pipe_closes(EXIT_FAILED if strict or not result.ok else EXIT_OK)
     print(
-        f"checked {t['read']:,} records in {len(r['files'])} file(s): {t['valid']:,} valid, "
+        f"checked {count(t['read'], 'record')} in {count(len(r['files']), 'file')}: "
+        f"{t['valid']:,} valid, "
         f"{t['invalid']:,} invalid, {t['rejected']:,} rejected"
     )
     for code, n in r["rules"].items():
@@ -40,8 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     modes = ", ".join(f"{m} {n:,}" for m, n in r["modes"].items() if n)
     if modes:
         print(f"  modes: {modes}")
-    if args.output:
-        print(f"wrote {args.output}/report.json, violations.parquet, valid/, invalid/")
+    _print_wrote(args.output, r)
     failed = _print_files(r)
     if failed or (args.strict and (t["invalid"] or t["rejected"])):
         return EXIT_FAILED
@@ -61,6 +81,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     )
     r = result.report
     t = r["totals"]
+    status_if_pipe_closes(EXIT_OK if result.ok else EXIT_FAILED)
     print(
         f"converted {t['converted']:,} of {t['read']:,} records to {args.to}: "
         f"{t['not_converted']:,} not converted, {t['rejected']:,} rejected"
@@ -72,6 +93,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(f"  converted without: {code:<14} {n:,}")
     for reason, n in r["rejects"].items():
         print(f"  rejected: {reason:<12} {n:,}")
+    _print_wrote(args.output, r)
     return EXIT_FAILED if _print_files(r) else EXIT_OK
 
 
@@ -82,7 +104,7 @@ def add_parser(sub: Any) -> None:
         help="check function-calling datasets against their tools; convert between formats",
         description="Tool-call datasets. Formats: " + ", ".join(FORMATS) + ".",
     )
-    tsub = tc.add_subparsers(dest="toolcalls_command", required=True)
+    tsub = tc.add_subparsers(dest="toolcalls_command", required=True, metavar="{check,convert}")
     rules = "\n".join(f"  {code:<22} {what}" for code, what in RULES)
     chk = tsub.add_parser(
         "check",
@@ -146,22 +168,24 @@ def cmd_extract(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     r = result.report
+    status_if_pipe_closes(EXIT_FAILED if r["failed"] else EXIT_OK)
     print(
         f"{r['documents']:,} documents: {r['documents_with_spec']:,} with a spec, "
-        f"{r['specs']:,} specs, {r['calls']:,} calls"
+        f"{count(r['specs'], 'spec')}, {count(r['calls'], 'call')}"
     )
     for name, s in r["extractors"].items():
         if s["specs"] or s["rejected"] or s["calls"]:
             rejected = sum(s["rejected"].values())
             print(
-                f"  {name:<14} {s['specs']:>7,} specs in {s['documents_with_spec']:,} documents, "
-                f"{rejected:,} rejected, {s['calls']:,} calls"
+                f"  {name:<14} {count(s['specs'], 'spec'):>13} in "
+                f"{count(s['documents_with_spec'], 'document')}, {rejected:,} rejected, "
+                f"{count(s['calls'], 'call')}"
             )
     for why, n in r["documents_unreadable"].items():
         print(f"  unreadable documents ({why}): {n:,}")
     if r["emit"]:
         print(f"  emitted {r['emit'].get('emitted', 0):,} {r['emit']['format']} records")
-    print(f"wrote {args.output}/tools.jsonl, calls.jsonl, report.json, report.html")
+    _print_wrote(args.output, r)
     return EXIT_FAILED if _print_files(r) else EXIT_OK
 
 

@@ -27,8 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from fastscan import _fastscan
+from fastscan.filter.guard import no_text_message
+from fastscan.filter.plan import Shard
+from fastscan.filter.schema import close_match
 from fastscan.toolcalls.check import check_records
 from fastscan.toolcalls.convert import convert_records
 from fastscan.toolcalls.files import (
@@ -325,6 +329,12 @@ def extract(
                             result.records.extend(
                                 _emit(_training_records(tools, calls), emit or "", emitted)
                             )
+                    docs = tally.docs - saved[0].docs
+                    if (
+                        docs
+                        and tally.unreadable["no text"] - saved[0].unreadable["no text"] == docs
+                    ):
+                        raise ValueError(_no_text(shard, text_field, docs))
                 except (OSError, ValueError, pa.ArrowException) as e:
                     sink.rewind(mark, result)
                     tally, emitted = saved
@@ -339,6 +349,21 @@ def extract(
     finally:
         if run_dir is not None:
             run_dir.close()
+
+
+def _no_text(shard: Shard, field: str, docs: int) -> str:
+    """Why a file gave no document: the text is not at `field` (the keys it has named)."""
+    if shard.format == "parquet":
+        with open(shard.path, "rb") as handle:
+            keys = pq.ParquetFile(handle).schema_arrow.names
+        shown = ", ".join(keys[:30])
+        close = close_match(field, keys)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return (
+            f"none of its {docs:,} records has a string at text field {field!r} "
+            f"(columns: {shown}); set --text-field{hint}"
+        )
+    return no_text_message(shard.path, field, docs)
 
 
 def extract_texts(
