@@ -106,3 +106,58 @@ def test_the_wrote_line_lists_every_output(
     wrote = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote"))
     assert "rejects/ (1 file)" in wrote
     assert "violations.parquet" in wrote
+
+
+def test_select_speaks_for_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        _shard(tmp_path / "in" / f"s{i}.jsonl", many_records(10 + i))
+    assert filter_main([str(tmp_path / "in"), "-o", str(tmp_path / "run"), "-q"]) == 0
+    args = ["select", str(tmp_path / "run"), "-o", str(tmp_path / "sel"), "--min-score", "5"]
+    assert fastscan_main(args) == 0
+    captured = capsys.readouterr()
+    log = [line for line in captured.err.splitlines() if line]
+    assert log
+    assert all(line.startswith("fastscan select: ") for line in log), log
+    counters = [line.split("[")[1].split("]")[0] for line in log if "[" in line]
+    assert counters == ["1/3", "2/3", "3/3"]
+    assert "MB/s" not in captured.err
+    assert "already" not in captured.err
+    assert captured.out.startswith("fastscan select: 3 shards")
+    assert "decided from the run's scores" in captured.out
+    assert "all shards resumed" not in captured.out
+    assert str(tmp_path / "sel" / "report.html") in captured.out
+    html = (tmp_path / "sel" / "report.html").read_text()
+    assert "<title>fastscan select report</title>" in html
+
+
+def test_a_resumed_run_counts_each_shard_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        _shard(tmp_path / "in" / f"s{i}.jsonl", many_records(10 + i))
+    assert filter_main([str(tmp_path / "in"), "-o", str(tmp_path / "run")]) == 0
+    (tmp_path / "run" / "_done" / "s1.jsonl.json").unlink()  # as if stopped in phase 2
+    capsys.readouterr()
+    assert filter_main([str(tmp_path / "in"), "-o", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "resuming: 3 of 3 shards already scored" in err
+    counters = [line.split("[")[1].split("]")[0] for line in err.splitlines() if "[" in line]
+    assert counters == ["1/3", "2/3", "3/3"]
+
+
+def test_without_a_terminal_a_line_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    from fastscan.filter.progress import Reporter
+
+    monkeypatch.setattr(Reporter, "LOG_EVERY", 0.2)
+    stream = io.StringIO()
+    reporter = Reporter(stream=stream, bar=False)
+    reporter.start(total_bytes=10, shards=2, done=0, threads=1, stages=["semantic"])
+    reporter.stage_status("semantic", "loading the model")
+    time.sleep(1.0)
+    reporter.finish()
+    lines = [line for line in stream.getvalue().splitlines() if "loading the model" in line]
+    assert len(lines) >= 3  # the first, then the ticks while nothing else was said
+    assert "0/2 shards finished" in lines[-1]

@@ -192,7 +192,7 @@ def cmd_select(args: argparse.Namespace) -> int:
             by=args.by,
             threads=args.threads,
             overwrite=args.overwrite,
-            reporter=Reporter(quiet=args.quiet),
+            reporter=Reporter(quiet=args.quiet, prog="fastscan select"),
             **settings,
         )
     except UsageError as e:

@@ -42,12 +42,25 @@ class Reporter(Silent):
     Args:
         quiet: show nothing.
         stream: where to show it (default stderr).
-        bar: a live display (default: when `stream` is a terminal); otherwise log lines.
+        bar: a live display (default: when `stream` is a terminal); otherwise log lines, and
+            one every `LOG_EVERY` seconds while nothing else is said (a model loading).
+        prog: the command whose progress it is (``fastscan-filter``, ``fastscan select``).
+
+    Counts agree everywhere: ``finished`` counts shards the run has finished or failed in
+    this invocation and before (a resumed shard once, when it is decided again or found
+    done), so it ends at the number of shards.
     """
 
+    LOG_EVERY = 5.0
+
     def __init__(
-        self, quiet: bool = False, stream: TextIO | None = None, bar: bool | None = None
+        self,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        bar: bool | None = None,
+        prog: str = "fastscan-filter",
     ) -> None:
+        self.prog = prog
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.bar = (not quiet) and (self.stream.isatty() if bar is None else bar)
@@ -63,19 +76,23 @@ class Reporter(Silent):
         self.logged: set[tuple[str, str]] = set()
         self.progress: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
+        self.last_log = time.perf_counter()
+        self.ticker: threading.Thread | None = None
+        self.stopped = threading.Event()
 
     def start(
         self, total_bytes: int, shards: int, done: int, threads: int, stages: list[str]
     ) -> None:
         """The run begins: `total_bytes` of input in `shards - done` shards to do."""
         self.shards = shards
-        self.finished = done
+        self.finished = 0
         self.began = time.perf_counter()
         self.stage_docs = dict.fromkeys(stages, 0)
         if self.quiet:
             return
-        if done:
-            self._log(f"resuming: {done} of {count(shards, 'shard')} already done")
+        selecting = self.prog == "fastscan select"
+        if done and not selecting:
+            self._log(f"resuming: {done} of {count(shards, 'shard')} already scored")
         if self.bar:
             self.progress = Progress(
                 TextColumn("{task.description:<10}"),
@@ -94,10 +111,29 @@ class Reporter(Silent):
         else:
             todo = shards - done
             later = f"; then {', '.join(stages)}" if stages else ""
-            self._log(
-                f"{count(todo, 'shard')} to filter ({total_bytes:,} bytes of input), "
-                f"{threads} threads{later}"
-            )
+            if selecting:
+                self._log(f"deciding {count(shards, 'shard')} from the run's scores")
+            else:
+                self._log(
+                    f"{count(todo, 'shard')} to score ({total_bytes:,} bytes of input), "
+                    f"{threads} threads{later}"
+                )
+            self.ticker = threading.Thread(target=self._tick, name="fastscan-log", daemon=True)
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        """Without a live display: a line every `LOG_EVERY` seconds of silence."""
+        while not self.stopped.wait(self.LOG_EVERY / 5):
+            if time.perf_counter() - self.last_log < self.LOG_EVERY:
+                continue
+            with self.lock:
+                busy = [f"{stage}: {status}" for stage, status in self.statuses.items() if status]
+                parts = [
+                    f"{self.docs:,} docs, {_mb(self.text_bytes)} of text scanned",
+                    f"{self.finished}/{count(self.shards, 'shard')} finished",
+                    *busy,
+                ]
+            self._log("; ".join(parts))
 
     def _patterns_info(self) -> str:
         seconds = max(time.perf_counter() - self.began, 1e-9)
@@ -161,10 +197,14 @@ class Reporter(Silent):
             else:
                 self._log(message)
         elif self.progress is None:
+            # A speed only for a shard scanned now, over enough time to mean something.
+            timed = entry.get("scanned") and (entry.get("seconds") or 0) >= 1.0
+            speed = f", {entry['mb_per_s']:.1f} MB/s" if timed and entry["mb_per_s"] else ""
+            how = " (resumed)" if entry.get("resumed") else ""
             self._log(
-                f"[{self.finished}/{self.shards}] {entry['relative']}: "
+                f"[{self.finished}/{self.shards}] {entry['relative']}{how}: "
                 f"{entry['read']['docs']:,} read, {entry['kept']['docs']:,} kept, "
-                f"{entry['rejected']['docs']:,} rejected, {entry['mb_per_s'] or 0:.1f} MB/s"
+                f"{entry['rejected']['docs']:,} rejected{speed}"
             )
 
     def cancel(self) -> None:
@@ -172,9 +212,11 @@ class Reporter(Silent):
         self.cancelled.set()
 
     def finish(self, report: dict[str, Any] | None = None) -> None:
+        self.stopped.set()
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
 
     def _log(self, message: str) -> None:
-        print(f"fastscan-filter: {message}", file=self.stream, flush=True)
+        self.last_log = time.perf_counter()
+        print(f"{self.prog}: {message}", file=self.stream, flush=True)

@@ -35,14 +35,28 @@ def print_report(report: dict[str, Any], *, as_json: bool, quiet: bool) -> int:
     return code
 
 
+#: A speed over less time than this is mostly fixed costs (start-up, loading): not shown.
+MIN_TIMED_SECONDS = 1.0
+
+
+def command_of(report: dict[str, Any]) -> str:
+    """The command that wrote a report: ``fastscan select`` or ``fastscan-filter``."""
+    return (
+        "fastscan select"
+        if (report.get("executor") or {}).get("kind") == "select"
+        else ("fastscan-filter")
+    )
+
+
 def summary_text(report: dict[str, Any]) -> str:
     """A short readable summary of a report (what the CLI prints at the end)."""
     t = report["totals"]
+    command = command_of(report)
     read = t["read"]["docs"] or 1
     rule = report["keep_rule"]
     require = f" and hits in {', '.join(rule['require'])}" if rule["require"] else ""
     lines = [
-        f"fastscan-filter: {counted(t['shards'], 'shard')} ({t['ok']} ok, {t['failed']} failed, "
+        f"{command}: {counted(t['shards'], 'shard')} ({t['ok']} ok, {t['failed']} failed, "
         f"{t['resumed']} resumed), pack {report['pack']}, "
         f"keep: score >= {rule['min_score']}{require}",
         f"  read     {t['read']['docs']:>12,} docs  {_mb(t['read']['bytes']):>14}",
@@ -60,17 +74,22 @@ def summary_text(report: dict[str, Any]) -> str:
         lines.append("  funnel: stage, docs in -> out, docs/s, top drop reasons")
         for f in funnel:
             reasons = ", ".join(f"{k} {v:,}" for k, v in list(f["drop_reasons"].items())[:3])
+            timed = f["docs_per_s"] is not None and (f.get("seconds") or 0) >= MIN_TIMED_SECONDS
+            rate = f"{f['docs_per_s']:>10,.0f}/s" if timed else f"{'-':>12}"
             lines.append(
-                f"    {f['stage']:<9} {f['docs_in']:>10,} -> {f['docs_out']:<10,} "
-                f"{f['docs_per_s'] or 0:>10,.0f}/s  {reasons}"
+                f"    {f['stage']:<9} {f['docs_in']:>10,} -> {f['docs_out']:<10,} {rate}  {reasons}"
             )
     hits = ", ".join(f"{g} {t['group_hits'].get(g, 0):,}" for g in report["groups"])
     lines.append(f"  group hits: {hits}")
     if t["format_hits"]:
         lines.append("  formats: " + ", ".join(f"{k} {v:,}" for k, v in t["format_hits"].items()))
     speed = t["mb_per_s"]
-    if speed is None:
+    if command == "fastscan select":
+        lines.append(f"  {t['seconds']:.2f} s wall; decided from the run's scores (nothing read)")
+    elif speed is None:
         lines.append(f"  {t['seconds']:.2f} s wall; nothing new was read (all shards resumed)")
+    elif t["seconds"] < MIN_TIMED_SECONDS:
+        lines.append(f"  {t['seconds']:.2f} s wall (too short to time the text read)")
     else:
         lines.append(
             f"  {t['seconds']:.2f} s wall, {speed:,.1f} MB/s of text read by this run "
@@ -80,6 +99,11 @@ def summary_text(report: dict[str, Any]) -> str:
     for e in report["shards"]:
         if e["status"] == "failed":
             lines.append(f"  FAILED {e['relative']}: {e['error']}")
+    out = (report.get("run") or {}).get("output")
+    if out:
+        lines.append(
+            f"  kept records in {Path(out) / 'kept'}; the report in {Path(out) / 'report.html'}"
+        )
     return "\n".join(lines)
 
 
@@ -331,9 +355,9 @@ def render_html(report: dict[str, Any]) -> str:
     samples = report.get("samples") or {"error": "no samples in this report"}
     config = json.dumps(run.get("config", {}), indent=1)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fastscan-filter report</title>
+<html lang="en"><head><meta charset="utf-8"><title>{command_of(report)} report</title>
 <style>{STYLE}</style></head><body>
-<h1>fastscan-filter report</h1>
+<h1>{command_of(report)} report</h1>
 <dl>
 <dt>fastscan</dt><dd>{_e(report["fastscan_version"])}</dd>
 <dt>created</dt><dd>{_e(run.get("created", ""))}</dd>

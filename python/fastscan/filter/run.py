@@ -264,9 +264,11 @@ class Run:
         with contextlib.suppress(OSError):
             (self.out / "_tmp").rmdir()  # when no other run's staging is there
         self.release()
-        finished = sum(e["status"] == "ok" for e in self.entries.values())
+        # The count the rerun's "resuming: N of M already scored" will give.
+        ok = {k for k, e in self.entries.items() if e["status"] == "ok"}
+        scored = len(ok | set(self.scored))
         return (
-            f"{finished} of {count(len(self.shards), 'shard')} finished in {self.out}; "
+            f"{scored} of {count(len(self.shards), 'shard')} scored in {self.out}; "
             "run the same command again to resume from there"
         )
 
