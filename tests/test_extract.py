@@ -289,6 +289,84 @@ def test_emitted_records_pass_the_checker_and_never_invent_calls(tmp_path: Path)
     assert (tmp_path / "out" / "report.html").read_text().count("<h3>") >= 5
 
 
+def _lmflow_rules(document: Any) -> list[str]:
+    """LMFlow's conversation rules, written here apart from fastscan's own check: type
+    conversation; each instance's messages a non-empty list alternating user / assistant in
+    pairs, starting with user, with non-empty string contents; system a string, tools a list
+    of strings."""
+    broken = []
+    if document.get("type") != "conversation" or not isinstance(document.get("instances"), list):
+        return ["not a conversation dataset"]
+    for n, inst in enumerate(document["instances"]):
+        msgs = inst.get("messages")
+        roles = [m.get("role") for m in msgs] if isinstance(msgs, list) else []
+        if not roles or len(roles) % 2 or roles != ["user", "assistant"] * (len(roles) // 2):
+            broken.append(f"{n}: roles {roles}")
+        if any(not isinstance(m.get("content"), str) or not m["content"] for m in msgs or []):
+            broken.append(f"{n}: empty content")
+        if not isinstance(inst.get("system", ""), str):
+            broken.append(f"{n}: system")
+        if not all(isinstance(t, str) for t in inst.get("tools", [])):
+            broken.append(f"{n}: tools")
+    return broken
+
+
+def test_emit_lmflow_writes_a_conversation_dataset_lmflow_loads(tmp_path: Path) -> None:
+    docs = [{"id": i, "text": text} for i, (_, text, _, _) in enumerate(FIXTURES)]
+    # A spec, a paragraph asking for something, then a call: one user / assistant pair.
+    docs.append(
+        {
+            "id": "pair",
+            "text": "def forecast_town(city: str, days: int = 1) -> dict:\n"
+            '    """Forecast for a city."""\n\n'
+            "What will the weather be in Oslo tomorrow?\n\n"
+            "forecast_town(city='Oslo', days=1)\n",
+        }
+    )
+    src = tmp_path / "kept.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    fastscan.extract(src, tmp_path / "out", emit="lmflow")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "records.lmflow.json" in report["outputs"]
+    document = json.loads((tmp_path / "out" / "records.lmflow.json").read_text())
+    assert _lmflow_rules(document) == []
+    assert tc.lmflow.problems(document) == []
+    instances = document["instances"]
+    assert len(instances) == report["emit"]["emitted"] > 0
+    pair = next(i for i in instances if "forecast_town" in i["messages"][1]["content"])
+    assert pair["messages"][0] == {
+        "role": "user",
+        "content": "What will the weather be in Oslo tomorrow?",
+    }
+    assert "<tool_call>" in pair["messages"][1]["content"]
+    call = pair["messages"][1]["content"].split("<tool_call>\n")[1].split("\n</tool_call>")[0]
+    assert json.loads(call) == {"name": "forecast_town", "arguments": {"city": "Oslo", "days": 1}}
+    assert [json.loads(t)["name"] for t in pair["tools"]] == ["forecast_town"]
+    # What could not become a conversation is counted with its reason, never written.
+    skipped = {k: v for k, v in report["emit"].items() if k.startswith("not_a_conversation")}
+    assert sum(skipped.values()) > 0
+    assert all(k.split(":")[1] in {"no_user_turn", "no_assistant_turn", "empty_turn"}
+               for k in skipped)  # fmt: skip
+
+
+def test_lmflow_problems_finds_each_broken_rule() -> None:
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    assert tc.lmflow.problems({"type": "conversation", "instances": [good]}) == []
+    broken = [
+        {"messages": [{"role": "assistant", "content": "a"}]},
+        {"messages": [{"role": "user", "content": "q"}]},
+        {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]},
+        {**good, "tools": [{"name": "f"}]},
+        {**good, "system": 3},
+        {"messages": []},
+    ]
+    for instance in broken:
+        document = {"type": "conversation", "instances": [instance]}
+        assert tc.lmflow.problems(document), instance
+        assert _lmflow_rules(document), instance
+    assert tc.lmflow.problems({"type": "text_only", "instances": []})
+
+
 # ---- round trip: random tools rendered by each spec renderer, extracted back ----
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{2,12}", fullmatch=True)

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from shards import many_records, write_jsonl
 
 import fastscan
 from fastscan.cascade.encoders import gpu_available
@@ -14,6 +13,7 @@ from fastscan.cli import main as fastscan_main
 from fastscan.filter.cli import main as filter_main
 from fastscan.filter.config import ConfigError, FilterConfig
 from fastscan.terminal import count
+from shards import many_records, write_jsonl
 
 
 def _shard(path: Path, records: list[dict[str, object]]) -> Path:

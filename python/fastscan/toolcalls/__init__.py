@@ -13,6 +13,7 @@ outputs and the report.
 
 from __future__ import annotations
 
+from fastscan.toolcalls import lmflow
 from fastscan.toolcalls.check import CheckResult, check, check_records
 from fastscan.toolcalls.convert import ConvertResult, convert, convert_records
 from fastscan.toolcalls.extract import EXTRACTORS, ExtractResult, extract, extract_texts
@@ -36,5 +37,6 @@ __all__ = [
     "convert_records",
     "extract",
     "extract_texts",
+    "lmflow",
     "normalize_type",
 ]

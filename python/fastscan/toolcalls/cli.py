@@ -184,7 +184,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for why, n in r["documents_unreadable"].items():
         print(f"  unreadable documents ({why}): {n:,}")
     if r["emit"]:
-        print(f"  emitted {r['emit'].get('emitted', 0):,} {r['emit']['format']} records")
+        emitted = count(r["emit"].get("emitted", 0), f"{r['emit']['format']} record")
+        skipped = {k: v for k, v in r["emit"].items() if k not in ("format", "emitted")}
+        why = ", ".join(f"{k} {v:,}" for k, v in skipped.items() if v)
+        print(f"  emitted {emitted}" + (f" (not emitted: {why})" if why else ""))
     _print_wrote(args.output, r)
     return EXIT_FAILED if _print_files(r) else EXIT_OK
 

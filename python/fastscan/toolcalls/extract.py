@@ -33,6 +33,7 @@ from fastscan import _fastscan
 from fastscan.filter.guard import no_text_message
 from fastscan.filter.plan import Shard
 from fastscan.filter.schema import close_match
+from fastscan.toolcalls import lmflow
 from fastscan.toolcalls.check import check_records
 from fastscan.toolcalls.convert import convert_records
 from fastscan.toolcalls.files import (
@@ -283,6 +284,16 @@ def _emit(records: list[dict[str, Any]], fmt: str, counts: Counter[str]) -> list
         if s == "valid"
     ]
     counts["failed_check"] += len(records) - len(valid)
+    if fmt == "lmflow":  # LMFlow's conversation dataset: one .json document at the end
+        out = []
+        for record in valid:
+            instance, why = lmflow.conversation(record)
+            if instance is None:
+                counts[f"not_a_conversation:{why}"] += 1
+            else:
+                out.append(json.dumps(instance, ensure_ascii=False))
+        counts["emitted"] += len(out)
+        return out
     converted = convert_records(valid, fmt, from_format="openai")
     out = []
     for row in converted.records.to_pylist():
@@ -418,7 +429,11 @@ def _finish(
     if run_dir is not None:
         names = ["tools.jsonl", "calls.jsonl", "rejected.jsonl", "report.html"]
         texts = {"report.html": _html(result.report, tally)}
-        if emit:
+        if emit == "lmflow":
+            name = "records.lmflow.json"
+            texts[name] = lmflow.document([json.loads(r) for r in result.records])
+            names.append(name)
+        elif emit:
             name = f"records.{emit}.jsonl"
             texts[name] = "".join(r + "\n" for r in result.records)
             names.append(name)
