@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 import fastscan
 from fastscan.cli import main as fastscan_main
-from fastscan.filter.config import FilterConfig
+from fastscan.filter.cli import main as filter_main
+from fastscan.filter.config import ConfigError, FilterConfig
+from fastscan.filter.report import summary_text
 from fastscan.filter.reselect import select_run
 from fastscan.filter.run import UsageError
 from fastscan.ngrams import NgramModel
@@ -55,7 +57,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def dsir(model: Path, **selection: float) -> dict[str, object]:
+def dsir(model: Path, **selection: float | str) -> dict[str, object]:
     return {"model": str(model), **selection}
 
 
@@ -65,23 +67,35 @@ def scores_of(out: Path) -> list[tuple[int, pa.Table]]:
     return [(i, pq.read_table(f)) for i, f in enumerate(files)]
 
 
+@pytest.mark.parametrize("of", ["corpus", "stage"])
 def test_top_fraction_ranks_the_whole_run_as_a_sort_of_all_scores(
-    corpus: Path, model: Path, tmp_path: Path
+    corpus: Path, model: Path, tmp_path: Path, of: str
 ) -> None:
+    """``top_fraction`` of the corpus (the default: the records read, those dropped earlier
+    ranked below) or of the stage (the records it ranks): exactly a sort of all scores."""
     fraction = 0.3
     out = tmp_path / "out"
     report = fastscan.filter_shards(
-        corpus, out, min_score=2.0, dsir=dsir(model, top_fraction=fraction), threads=2
+        corpus,
+        out,
+        min_score=2.0,
+        dsir=dsir(model, top_fraction=fraction, top_fraction_of=of),
+        threads=2,
     )
     eligible = []  # (-log importance, part, row) of every record that reached the ranking
     kept = set()
+    read = 0
     for part, table in scores_of(out):
+        read += table.num_rows
         for row in table.to_pylist():
             if row["log_importance"] is not None:
                 eligible.append((-row["log_importance"], part, row["row"]))
             if row["decision"] == "kept":
                 kept.add((part, row["row"]))
-    quota = math.ceil(fraction * len(eligible))
+    assert read == report["totals"]["read"]["docs"]
+    reference = read if of == "corpus" else len(eligible)
+    quota = min(len(eligible), math.ceil(fraction * reference))
+    assert 0 < quota < len(eligible)  # the case ranks
     expected = {(part, row) for _, part, row in sorted(eligible)[:quota]}
     assert kept == expected
     assert report["totals"]["kept"]["docs"] == quota
@@ -100,7 +114,9 @@ def test_top_fraction_ranks_the_whole_run_as_a_sort_of_all_scores(
         )
         if d == "dsir"
     }
-    assert reasons == {"log importance below the top 30%"}
+    (reason,) = reasons
+    what = "records read" if of == "corpus" else "records at [dsir]"
+    assert reason.startswith(f"log importance below the top 30% of {reference:,} {what} (")
     # The kept file holds exactly the kept records' lines, in input order.
     lines = read_decompressed(corpus / "a.jsonl.zst").splitlines(True)
     table = pq.read_table(out / "scores" / "a.jsonl.zst.parquet").to_pylist()
@@ -298,3 +314,78 @@ def test_later_stages_split_their_work_as_the_scan_does(
     two = fastscan.filter_shards(corpus, tmp_path / "two", threads=2, **stages)
     assert tree_bytes(tmp_path / "one", ("kept",)) == tree_bytes(tmp_path / "two", ("kept",))
     assert one["totals"]["kept"] == two["totals"]["kept"]
+
+
+# ---- the top N% of the corpus ----
+
+
+def test_top_fraction_of_the_corpus_by_the_pattern_score(corpus: Path, tmp_path: Path) -> None:
+    """``--top-fraction F``: F of the records read, ranked by the pattern score (those the keep
+    rule drops rank below), ties by shard then row: exactly a sort."""
+    fraction = 0.2
+    out = tmp_path / "out"
+    args = [str(corpus), "-o", str(out), "-q", "--top-fraction", str(fraction)]
+    assert filter_main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    passing, read = [], 0
+    for part, table in scores_of(out):
+        read += table.num_rows
+        for row in table.to_pylist():
+            if row["dropped_by"] != "patterns" or "below the top" in (row["drop_reason"] or ""):
+                passing.append((-row["score"], part, row["row"]))
+    quota = min(len(passing), math.ceil(fraction * read))
+    expected = {(p, r) for _, p, r in sorted(passing)[:quota]}
+    kept = {
+        (part, row["row"])
+        for part, table in scores_of(out)
+        for row in table.to_pylist()
+        if row["decision"] == "kept"
+    }
+    assert kept == expected
+    assert report["totals"]["kept"]["docs"] == quota
+    reasons = {
+        r
+        for _, t in scores_of(out)
+        for r in t.column("drop_reason").to_pylist()
+        if r and "top" in r
+    }
+    assert reasons
+    assert all(f"top 20% of {read:,} records read (cutoff " in r for r in reasons)
+    assert "the top 20% of the corpus by score" in summary_text(report)
+    assert "top-fraction cutoff" in (out / "report.html").read_text()
+
+
+def test_select_by_score_equals_a_fresh_run(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert filter_main([str(corpus), "-o", str(run), "-q"]) == 0
+    # Only the pattern score ranks here, so --by may be left out.
+    selected = select_run(run, tmp_path / "sel", top_fraction=0.15)
+    assert selected["totals"]["failed"] == 0
+    fresh = tmp_path / "fresh"
+    assert filter_main([str(corpus), "-o", str(fresh), "-q", "--top-fraction", "0.15"]) == 0
+    assert tree_bytes(tmp_path / "sel", ("kept",)) == tree_bytes(fresh, ("kept",))
+    by_score = select_run(run, tmp_path / "sel2", top_fraction=0.15, by="score")
+    assert by_score["totals"]["kept"] == selected["totals"]["kept"]
+
+
+def test_by_is_needed_when_several_columns_rank(model: Path) -> None:
+    cfg = FilterConfig(dsir={"model": str(model)})
+    assert cfg.ranking_columns() == {"score": "patterns", "log_importance": "dsir"}
+    with pytest.raises(ConfigError, match="needs --by: this run can rank by score, log_importance"):
+        cfg.ranked_by(0.1, None)
+    with pytest.raises(ConfigError, match="columns that rank in this run: score, log_importance"):
+        cfg.ranked_by(0.1, "similarity")
+    ranked = cfg.ranked_by(0.1, "log_importance")
+    assert ranked.dsir is not None
+    assert ranked.dsir["top_fraction"] == 0.1
+    assert ranked.top_fraction is None
+    assert cfg.ranked_by(0.1, "score").ranked_stages() == ["patterns"]
+
+
+def test_ties_are_broken_by_shard_then_row(tmp_path: Path) -> None:
+    same = TOOL[0]
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        write_jsonl(tmp_path / "in" / name, jsonl_bytes([same] * 4))
+    report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out", top_fraction=0.5)
+    kept = {e["relative"]: e["kept"]["docs"] for e in report["shards"]}
+    assert kept == {"a.jsonl": 4, "b.jsonl": 2, "c.jsonl": 0}

@@ -307,10 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--min-score", type=float, help="the keep rule's new min_score")
     sel.add_argument("--require", metavar="GROUP[,GROUP]", help="the keep rule's groups")
     sel.add_argument(
-        "--top-fraction", type=float, metavar="F", help="keep the top F of the run (with --by)"
+        "--top-fraction",
+        type=float,
+        metavar="F",
+        help="keep the top F of the run's records read (those dropped earlier rank below)",
     )
     sel.add_argument(
-        "--by", metavar="COLUMN", help="the column ranked: similarity, log_importance, ..."
+        "--by",
+        metavar="COLUMN",
+        help="what --top-fraction ranks by: score (patterns), log_importance, "
+        "static_similarity, similarity (optional when only the pattern score can rank)",
     )
     sel.add_argument("--threads", type=threads_arg, default=None)
     sel.add_argument("--overwrite", action="store_true", help="replace NEW_OUT's outputs")

@@ -43,7 +43,11 @@ class Pipeline(Cascade):
         self.config = config
         self.scanner = scanner or Scanner(config.load_pack(), threads)
         patterns = PatternStage(
-            min_score=config.min_score, require=config.require, scanner=self.scanner
+            min_score=config.min_score,
+            require=config.require,
+            scanner=self.scanner,
+            top_fraction=config.top_fraction,
+            top_fraction_of=config.top_fraction_of,
         )
         # The later stages split their work as the scan does (one thread per shard when
         # shards go side by side).

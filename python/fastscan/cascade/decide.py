@@ -10,6 +10,8 @@ stage by stage; `funnel` counts each stage's documents, bytes and drop reasons.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +100,8 @@ def decide(
         cutoff = cutoffs.get(stage.name)
         if cutoff is not None and stage.top_fraction is not None:
             ranked = cutoff.keeps(_array(stage.ranking(columns)), part, rows)
-            why = pc.if_else(pc.and_(keep, pc.invert(ranked)), stage.ranking_reason, why)
+            below = stage.ranking_reason_at(cutoff)
+            why = pc.if_else(pc.and_(keep, pc.invert(ranked)), below, why)
             keep = pc.and_(keep, ranked)
         dropped_here = pc.and_(alive, pc.invert(keep))
         dropped_by = pc.if_else(dropped_here, stage.name, dropped_by)
@@ -132,9 +135,14 @@ def find_cutoffs(
     for k, stage in enumerate(stages):
         if stage.top_fraction is None:
             continue
+        read = [0]  # records read, counted by each pass
 
-        def eligible(k: int = k, stage: Stage = stage) -> Iterator[tuple[int, Any, Any]]:
+        def eligible(
+            k: int = k, stage: Stage = stage, read: list[int] = read
+        ) -> Iterator[tuple[int, Any, Any]]:
+            read[0] = 0
             for part, columns, rows in parts():
+                read[0] += columns.num_rows
                 if rows is None:
                     rows = pa.array(np.arange(columns.num_rows, dtype=np.uint64))
                 kept = pc.equal(
@@ -146,7 +154,11 @@ def find_cutoffs(
                     pc.filter(_array(rows), kept),
                 )
 
-        cutoffs[stage.name] = find_cutoff(stage.top_fraction, eligible)
+        reference = functools.partial(operator.itemgetter(0), read)
+        of_corpus = stage.top_fraction_of == "corpus"
+        cutoffs[stage.name] = find_cutoff(
+            stage.top_fraction, eligible, reference if of_corpus else None
+        )
     return cutoffs
 
 

@@ -1,7 +1,10 @@
 """Top-fraction selection over a whole run: exact, with ties broken by position.
 
-A stage with a ``top_fraction`` keeps that fraction (rounded up) of the records that reach it
-and pass its thresholds, ranked by its score, highest first; among equal scores the earlier
+A stage with a ``top_fraction`` keeps that fraction (rounded up) of a reference count of
+records, ranked by its score, highest first, among the records that reach it and pass its
+thresholds. The reference is the records read (the corpus: the earlier stages' drops count
+as ranked below, so ``top_fraction = 0.05`` keeps 5% of the corpus) unless the stage says
+``top_fraction_of = "stage"`` (then the records ranked); among equal scores the earlier
 record wins, in the order of (part, row): part is the shard's index in the run (0 for one
 table), row the record's row in it. The ranking is over every part at once, so it is the
 same whether a run has one shard or a thousand, and `Cutoff` says where it ends in three
@@ -10,6 +13,7 @@ numbers that every part can apply on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +33,9 @@ class Cutoff:
     value: float | None = None
     part: int = 0
     row: int = 0
+    of: int | None = dataclasses.field(default=None, compare=False)
+    """The count the fraction was taken of (records read, or records ranked): said in drop
+    reasons, not part of where the ranking ends."""
 
     def keeps(self, score: Any, part: int, rows: Any) -> Any:
         """One boolean per record of one part (`rows`: their rows); a null score is not kept."""
@@ -43,11 +50,11 @@ class Cutoff:
         return pc.or_(above, pc.and_(tie, early))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "part": self.part, "row": self.row}
+        return {"value": self.value, "part": self.part, "row": self.row, "of": self.of}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cutoff:
-        return cls(data["value"], data["part"], data["row"])
+        return cls(data["value"], data["part"], data["row"], data.get("of"))
 
 
 Part = tuple[int, Any, Any]
@@ -60,8 +67,14 @@ COLLECT = 1 << 20
 the cutoff down to them."""
 
 
-def find_cutoff(fraction: float, parts: Callable[[], Iterable[Part]]) -> Cutoff:
-    """The `Cutoff` of the top `fraction` of every record `parts()` yields, exactly.
+def find_cutoff(
+    fraction: float,
+    parts: Callable[[], Iterable[Part]],
+    reference: Callable[[], int] | None = None,
+) -> Cutoff:
+    """The `Cutoff` of the top `fraction` of every record `parts()` yields, exactly: the
+    ``ceil(fraction * count)`` highest, where the count is `reference()` (asked after the
+    first pass: the records read, for a fraction of the corpus) or the records yielded.
 
     `parts()` yields each part's eligible records as ``(part, scores, rows)`` in increasing
     part order and is called once per pass. Memory does not grow with the run: one part at a
@@ -84,9 +97,23 @@ def find_cutoff(fraction: float, parts: Callable[[], Iterable[Part]]) -> Cutoff:
         keys = _keys(score)
         n += len(keys)
         counts += np.bincount((keys >> np.uint64(shift)).astype(np.int64), minlength=len(counts))
-    quota = math.ceil(fraction * n)
+    base = reference() if reference is not None else n
+    return dataclasses.replace(_cutoff(fraction, parts, n, base, counts, shift), of=base)
+
+
+def _cutoff(
+    fraction: float,
+    parts: Callable[[], Iterable[Part]],
+    n: int,
+    base: int,
+    counts: np.ndarray,
+    shift: int,
+) -> Cutoff:
+    quota = math.ceil(fraction * base)
     if quota >= n:
         return Cutoff()
+    if quota == 0:
+        return Cutoff(math.inf, 0, 0)  # nothing is above an infinite score
     prefix, rank = _locate(counts, quota)
     while counts[prefix & 0xFFFF] > COLLECT and shift > 0:
         shift -= DIGIT_BITS

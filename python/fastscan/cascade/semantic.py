@@ -87,6 +87,7 @@ class SemanticStage(Stage):
         top_fraction: float | None = None,
         batch_size: int | None = None,
         device: str | None = None,
+        top_fraction_of: str = "corpus",
         max_chars: int = 2000,
         cache_dir: str | os.PathLike[str] | None = None,
         backend: str = "auto",
@@ -106,8 +107,9 @@ class SemanticStage(Stage):
         self.model_dir = model_path(model)
         self.aggregate = aggregate
         self.k = k
-        self.selection = Selection(min_similarity, top_fraction)
+        self.selection = Selection(min_similarity, top_fraction, top_fraction_of)
         self.top_fraction = top_fraction
+        self.top_fraction_of = top_fraction_of
         self.output_names = [self.column]
         on_gpu = self.backend == "torch" and (device or "").startswith("cuda")
         self.batch_size = batch_size or (512 if on_gpu else 32 if self.backend == "onnx" else 64)

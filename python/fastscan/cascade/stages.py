@@ -52,10 +52,15 @@ class Selection:
 
     min_score: float | None = None
     top_fraction: float | None = None
+    of: str = "corpus"
+    """What `top_fraction` is a fraction of: ``corpus`` (every record read) or ``stage``
+    (the records the stage ranks)."""
 
     def __post_init__(self) -> None:
         if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
             raise ValueError(f"top_fraction must be in (0, 1], not {self.top_fraction}")
+        if self.of not in TOP_FRACTION_OF:
+            raise ValueError(f"top_fraction_of must be one of {', '.join(TOP_FRACTION_OF)}")
 
     def threshold(self, score: pa.Array | pa.ChunkedArray, label: str) -> tuple[Any, Any]:
         """(keep, reasons) of the `min_score` alone: a null score is dropped."""
@@ -85,7 +90,11 @@ class Selection:
         return pc.and_(keep, ranked), reasons
 
     def describe(self) -> dict[str, Any]:
-        return {"min": self.min_score, "top_fraction": self.top_fraction}
+        return {
+            "min": self.min_score,
+            "top_fraction": self.top_fraction,
+            "top_fraction_of": self.of,
+        }
 
 
 class Stage:
@@ -100,6 +109,8 @@ class Stage:
     """What `prepare` is doing, shown while it runs (empty: nothing worth showing)."""
     top_fraction: float | None = None
     """Keep this fraction of the highest `ranking` over a whole run (None: no ranking)."""
+    top_fraction_of: str = "corpus"
+    """Of what: ``corpus`` (the records read) or ``stage`` (the records it ranks)."""
     output_names: list[str] = []  # noqa: RUF012 - read-only; stages set their own
     """The names of the stage's columns (the first is never null for a measured record)."""
 
@@ -136,6 +147,20 @@ class Stage:
         """The drop reason of a record below the top fraction."""
         return f"{self.name} below the top {self.top_fraction:.0%}"
 
+    def ranking_reason_at(self, cutoff: Any) -> str:
+        """The drop reason of a record below `cutoff`: the fraction, of what, and the score
+        that ended the ranking (``similarity (max) below the top 5% of 12,664 records read
+        (0.5512 and less)``)."""
+        reason = self.ranking_reason
+        if cutoff.of is not None:
+            what = (
+                "records read" if self.top_fraction_of == "corpus" else f"records at [{self.name}]"
+            )
+            reason += f" of {cutoff.of:,} {what}"
+        if cutoff.value is not None:
+            reason += f" (cutoff {cutoff.value:.4g})"
+        return reason
+
     def run(self, texts: pa.Array, progress: Callable[[int], None]) -> StageResult:
         """`measure` then `decide` (thresholds only; a ranking is the run's)."""
         columns = self.measure(texts, progress)
@@ -162,10 +187,15 @@ class PatternStage(Stage):
         require: Sequence[str] = (),
         threads: int | None = None,
         scanner: Scanner | None = None,
+        top_fraction: float | None = None,
+        top_fraction_of: str = "corpus",
     ) -> None:
         self.scanner = scanner or Scanner(pack, threads)
         self.min_score = min_score
         self.require = tuple(require)
+        Selection(None, top_fraction, top_fraction_of)  # checks the bounds
+        self.top_fraction = top_fraction
+        self.top_fraction_of = top_fraction_of
         unknown = [g for g in self.require if g not in self.scanner.group_names]
         if unknown:
             raise ValueError(f"required group(s) {', '.join(unknown)} not in the pack")
@@ -192,13 +222,23 @@ class PatternStage(Stage):
         why = pc.if_else(kept, pa.scalar(None, pa.string()), pc.if_else(below, low, missing))
         return kept, why
 
+    def ranking(self, columns: Columns) -> Any:
+        return columns.column("score") if self.top_fraction is not None else None
+
+    @property
+    def ranking_reason(self) -> str:
+        return f"pattern score below the top {self.top_fraction:.0%}"
+
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "name": self.name,
             "pack": self.scanner.pack.name,
             "min_score": self.min_score,
             "require": list(self.require),
         }
+        if self.top_fraction is not None:
+            described.update(top_fraction=self.top_fraction, top_fraction_of=self.top_fraction_of)
+        return described
 
 
 def pattern_drop_reasons(min_score: float, require: Sequence[str]) -> tuple[str, str]:
@@ -208,6 +248,8 @@ def pattern_drop_reasons(min_score: float, require: Sequence[str]) -> tuple[str,
 
 
 STAT_NAMES = tuple(_fastscan.stat_names())
+#: What a `top_fraction` may be a fraction of.
+TOP_FRACTION_OF = ("corpus", "stage")
 
 
 class StatsStage(Stage):
@@ -284,11 +326,13 @@ class DsirStage(Stage):
         top_fraction: float | None = None,
         per_token: bool = False,
         threads: int | None = None,
+        top_fraction_of: str = "corpus",
     ) -> None:
         self.path = None if isinstance(model, NgramModel) else str(model)
         self.model = model if isinstance(model, NgramModel) else NgramModel.load(model, threads)
-        self.selection = Selection(min_log_importance, top_fraction)
+        self.selection = Selection(min_log_importance, top_fraction, top_fraction_of)
         self.top_fraction = top_fraction
+        self.top_fraction_of = top_fraction_of
         self.per_token = per_token
         self.output_names = ["log_importance", "ngram_tokens"]
 

@@ -14,11 +14,18 @@ from fastscan.filter.report import print_report
 from fastscan.filter.run import UsageError, filter_shards
 from fastscan.terminal import EXIT_OK, EXIT_USAGE, count, run_command, threads_arg
 
+#: The columns a top fraction can rank by, and the stage each belongs to.
+RANKABLE = (
+    "score (patterns), log_importance ([dsir]), static_similarity ([static]), "
+    "similarity ([semantic])"
+)
+
 EXAMPLES = """\
 examples:
   fastscan-filter shards/ -o out/          # every .jsonl[.gz|.zst] / .parquet below shards/
   fastscan-filter 'cc/**/*.jsonl.zst' -o out/ --threads 16 --min-score 4
   fastscan-filter data.parquet -o out/ --require tool_call,schema
+  fastscan-filter shards/ -o out/ --config cascade.toml --top-fraction 0.05 --by similarity
   fastscan-filter climblab/ -o out/ --tokenizer gpt2/tokenizer.json   # token-id Parquet
   fastscan-filter shards/ -o out/ --output-format lmflow              # LMFlow text_only JSON
   fastscan-filter shards/ -o out/ --config cascade.toml --dry-run
@@ -64,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-score",
         type=float,
         help=f"keep documents scoring at least this (default {DEFAULT_MIN_SCORE})",
+    )
+    p.add_argument(
+        "--top-fraction",
+        type=float,
+        metavar="F",
+        help="keep the top F of the corpus (the records read; those dropped earlier rank "
+        "below), ranked by --by",
+    )
+    p.add_argument(
+        "--by",
+        metavar="COLUMN",
+        help=f"what --top-fraction ranks by: {RANKABLE} (optional when only the pattern "
+        "score can rank)",
     )
     p.add_argument(
         "--require",
@@ -143,6 +163,10 @@ def _run(args: argparse.Namespace) -> int:
             lmflow_shard_mb=args.lmflow_shard_mb,
             max_record_mb=args.max_record_mb,
         )
+        if args.by is not None and args.top_fraction is None:
+            raise UsageError("--by goes with --top-fraction")
+        if args.top_fraction is not None:
+            cfg = cfg.ranked_by(args.top_fraction, args.by)
         reporter = Reporter(quiet=args.quiet)
         if args.ray is None:
             report = filter_shards(

@@ -107,6 +107,8 @@ class FilterConfig:
     pack: str = "tool-use"
     min_score: float = DEFAULT_MIN_SCORE
     require: tuple[str, ...] = ()  # a str is taken too, split at commas
+    top_fraction: float | None = None  # of the pattern score ([keep]); stages have their own
+    top_fraction_of: str = "corpus"
     text_field: str = "text"
     tokens_field: str = "tokens"
     id_field: str | None = None
@@ -271,12 +273,52 @@ class FilterConfig:
         from fastscan.scanner import Scanner
 
         scanner = Scanner(self.load_pack(), threads)
-        patterns = PatternStage(min_score=self.min_score, require=self.require, scanner=scanner)
+        patterns = PatternStage(
+            min_score=self.min_score,
+            require=self.require,
+            scanner=scanner,
+            top_fraction=self.top_fraction,
+            top_fraction_of=self.top_fraction_of,
+        )
         return [patterns, *self.later_stages()]
 
     def ranked_stages(self) -> list[str]:
-        """Later stages that keep a `top_fraction`: a ranking over all they are given."""
-        return [stage.name for stage in self.later_stages() if stage.top_fraction is not None]
+        """Stages that keep a `top_fraction`: a ranking over all they are given."""
+        patterns = ["patterns"] if self.top_fraction is not None else []
+        later = [stage.name for stage in self.later_stages() if stage.top_fraction is not None]
+        return patterns + later
+
+    def ranking_columns(self) -> dict[str, str]:
+        """Column -> stage for every column a `top_fraction` can rank in this config: the
+        pattern ``score``, then each later stage's ranked score."""
+        columns = {"score": "patterns"}
+        for stage in self.later_stages():
+            if getattr(stage, "selection", None) is not None:
+                columns[stage.output_names[0]] = stage.name
+        return columns
+
+    def ranked_by(self, fraction: float, by: str | None) -> FilterConfig:
+        """This config keeping the top `fraction` by column `by` (the pattern ``score`` or a
+        later stage's score; optional when only one column can rank), and no other ranking."""
+        columns = self.ranking_columns()
+        if by is None:
+            if len(columns) > 1:
+                raise ConfigError(
+                    f"--top-fraction needs --by: this run can rank by {', '.join(columns)}"
+                )
+            by = next(iter(columns))
+        if by not in columns:
+            raise ConfigError(
+                f"--by {by!r}: no stage ranks by that column (columns that rank in this run: "
+                f"{', '.join(columns)})"
+            )
+        stage = columns[by]
+        changes: dict[str, Any] = {"top_fraction": fraction if stage == "patterns" else None}
+        for name in STAGE_SECTIONS:
+            table = getattr(self, name)
+            if table is not None:
+                changes[name] = {**table, "top_fraction": fraction if name == stage else None}
+        return self.with_overrides(**changes)
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the outputs: a rerun into the same directory must match it."""
@@ -284,9 +326,13 @@ class FilterConfig:
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
             if f.name != "block_mb"
-            # Unset sections and id field leave no key: directories of runs made before
-            # they existed still match.
-            and not (f.name in (*STAGE_SECTIONS, "id_field") and getattr(self, f.name) is None)
+            # Unset sections, id field and ranking leave no key: directories of runs made
+            # before they existed still match.
+            and not (
+                f.name in (*STAGE_SECTIONS, "id_field", "top_fraction")
+                and getattr(self, f.name) is None
+            )
+            and not (f.name == "top_fraction_of" and self.top_fraction is None)
         }
         settings["require"] = list(self.require)
         if self.dsir is not None:

@@ -55,6 +55,8 @@ def summary_text(report: dict[str, Any]) -> str:
     read = t["read"]["docs"] or 1
     rule = report["keep_rule"]
     require = f" and hits in {', '.join(rule['require'])}" if rule["require"] else ""
+    if rule.get("top_fraction") is not None:
+        require += f", the top {rule['top_fraction']:.0%} of the {rule['top_fraction_of']} by score"
     lines = [
         f"{command}: {counted(t['shards'], 'shard')} ({t['ok']} ok, {t['failed']} failed, "
         f"{t['resumed']} resumed), pack {report['pack']}, "
@@ -133,8 +135,11 @@ def _alerts(report: dict[str, Any]) -> str:
     return f'<ul class="alert">{"".join(items)}</ul>'
 
 
-def _histogram(stage: str, dist: dict[str, Any], threshold: float | None) -> str:
-    """Kept and dropped documents per score bin, side by side, on a log scale."""
+def _histogram(
+    stage: str, dist: dict[str, Any], threshold: float | None, cutoff: float | None = None
+) -> str:
+    """Kept and dropped documents per score bin, side by side, on a log scale; the
+    threshold and the cutoff a top fraction ended at are marked."""
     kept, dropped = dist["kept"], dist["dropped"]
     low, width = dist["low"], dist["width"]
     n = len(kept)
@@ -175,12 +180,15 @@ def _histogram(stage: str, dist: dict[str, Any], threshold: float | None) -> str
                 )
         if i % max(1, n // 12) == 0:
             parts.append(f'<text x="{x:.1f}" y="{base + 16}">{edge:g}</text>')
-    if threshold is not None:
-        tx = left + (threshold - low) / width * step
+    for mark, label, y_label in ((threshold, "threshold", 32), (cutoff, "top-fraction cutoff", 46)):
+        if mark is None or not math.isfinite(mark):
+            continue
+        tx = left + (mark - low) / width * step
         tx = min(max(tx, left), left + plot_w)
         parts.append(
             f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="20" y2="{base}" class="threshold"/>'
-            f'<text x="{tx + 4:.1f}" y="32" class="threshold-label">threshold {threshold:g}</text>'
+            f'<text x="{tx + 4:.1f}" y="{y_label}" class="threshold-label">'
+            f"{label} {mark:.4g}</text>"
         )
     parts.append(
         f'<rect x="{left + plot_w - 150}" y="{h - 14}" width="10" height="10" fill="{KEPT_COLOR}"/>'
@@ -348,8 +356,9 @@ def render_html(report: dict[str, Any]) -> str:
     t = report["totals"]
     run = report.get("run") or {}
     thresholds = run.get("thresholds") or {}
+    cutoffs = run.get("cutoffs") or {}
     distributions = "".join(
-        _histogram(stage, dist, thresholds.get(stage))
+        _histogram(stage, dist, thresholds.get(stage), (cutoffs.get(stage) or {}).get("value"))
         for stage, dist in (report.get("distributions") or {}).items()
     )
     samples = report.get("samples") or {"error": "no samples in this report"}

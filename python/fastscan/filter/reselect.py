@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from fastscan.cascade.decide import NotMeasuredError, decide
-from fastscan.filter.config import FilterConfig
+from fastscan.filter.config import ConfigError, FilterConfig
 from fastscan.filter.outdir import RunLock
 from fastscan.filter.plan import Shard
 from fastscan.filter.progress import Reporter
@@ -58,7 +58,12 @@ def select_run(
     base = config if config is not None else settings_of(recorded)
     cfg = FilterConfig.resolve(base, **settings)
     if top_fraction is not None or by is not None:
-        cfg = ranked_by(cfg, top_fraction, by)
+        if top_fraction is None:
+            raise UsageError("--by goes with --top-fraction")
+        try:
+            cfg = cfg.ranked_by(top_fraction, by)
+        except ConfigError as e:
+            raise UsageError(str(e)) from None
     if Path(output).resolve() == source.resolve():
         raise UsageError("select writes a new directory: give another -o than the run's")
     same_scan(recorded, cfg)
@@ -106,11 +111,20 @@ def settings_of(recorded: dict[str, Any]) -> FilterConfig:
 THRESHOLDS = {
     "min_score",
     "require",
+    "top_fraction",
+    "top_fraction_of",
     "output_format",
     "output_compression",
     "lmflow_shard_mb",
 }
-STAGE_THRESHOLDS = {"min", "max", "min_log_importance", "min_similarity", "top_fraction"}
+STAGE_THRESHOLDS = {
+    "min",
+    "max",
+    "min_log_importance",
+    "min_similarity",
+    "top_fraction",
+    "top_fraction_of",
+}
 
 
 def same_scan(recorded: dict[str, Any], cfg: FilterConfig) -> None:
@@ -134,28 +148,6 @@ def same_scan(recorded: dict[str, Any], cfg: FilterConfig) -> None:
             f"select can change thresholds only; these settings differ from the run's: "
             f"{', '.join(changed)} (run fastscan-filter again for them)"
         )
-
-
-def ranked_by(cfg: FilterConfig, fraction: float | None, by: str | None) -> FilterConfig:
-    """`cfg` with a `top_fraction` on the stage whose column is `by`."""
-    if fraction is None or by is None:
-        raise UsageError("--top-fraction and --by go together")
-    for stage in cfg.later_stages():
-        ranks = getattr(stage, "selection", None) is not None
-        if ranks and by in getattr(stage, "output_names", []):
-            table = dict(getattr(cfg, stage.name))
-            table["top_fraction"] = fraction
-            return cfg.with_overrides(**{stage.name: table})
-    ranked = [
-        name
-        for stage in cfg.later_stages()
-        if getattr(stage, "selection", None) is not None
-        for name in stage.output_names[:1]
-    ]
-    known = ", ".join(ranked) or "none: the run has no [dsir], [static] or [semantic]"
-    raise UsageError(
-        f"--by {by!r}: no stage of the run ranks by that column (columns that rank: {known})"
-    )
 
 
 def finished_run(source: Path) -> list[dict[str, Any]]:

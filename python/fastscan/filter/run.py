@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from fastscan import __version__, _fastscan
 from fastscan.cascade.decide import NotMeasuredError
 from fastscan.cascade.funnel import StageFunnel
+from fastscan.cascade.ranking import Cutoff
 from fastscan.filter.config import FilterConfig
 from fastscan.filter.context import Context
 from fastscan.filter.distributions import merge as merge_summaries
@@ -192,6 +193,7 @@ class Run:
         self.entries: dict[str, dict[str, Any]] = {}  # finished or failed shards
         self.scored: dict[str, dict[str, Any]] = {}  # phase 1 entries
         self.fresh: set[str] = set()  # shards this invocation scored
+        self.cutoffs: dict[str, Cutoff] = {}  # where each ranking ended (phase 2)
         self.pending: list[Shard] = []
         self.started = 0.0
         self.lock = threading.Lock()
@@ -294,6 +296,7 @@ class Run:
             found = cutoffs(pipeline, source, scored)
         except NotMeasuredError as e:
             raise UsageError(str(e)) from None
+        self.cutoffs = found
         selector = Selector(
             pipeline=pipeline,
             source=source,
@@ -368,6 +371,7 @@ class Run:
             "output": str(self.out),
             "config": self.fingerprint,
             "thresholds": _thresholds(self.config),
+            "cutoffs": {name: c.to_dict() for name, c in self.cutoffs.items()},
         }
         try:
             report["samples"] = collect_samples(
@@ -534,7 +538,12 @@ def _report(
         "pack": pack.name,
         "groups": pack.group_names,
         "formats": pack.format_names,
-        "keep_rule": {"min_score": cfg.min_score, "require": list(cfg.require)},
+        "keep_rule": {
+            "min_score": cfg.min_score,
+            "require": list(cfg.require),
+            "top_fraction": cfg.top_fraction,
+            "top_fraction_of": cfg.top_fraction_of,
+        },
         "stages": [stage.describe() for stage in cfg.later_stages()],
         "threads": threads,
         "totals": totals,

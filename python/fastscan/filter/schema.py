@@ -20,6 +20,8 @@ from fastscan import _fastscan
 OutputFormat = Literal["auto", "jsonl", "parquet", "lmflow"]
 Compression = Literal["none", "gzip", "zstd"]
 Aggregate = Literal["max", "mean", "topk"]
+#: What a top_fraction is a fraction of: every record read, or those the stage ranks.
+TopFractionOf = Literal["corpus", "stage"]
 STAT_NAMES: tuple[str, ...] = tuple(_fastscan.stat_names())
 Fraction = Annotated[float, Field(gt=0, le=1)]
 #: A bound: a number, never NaN or an infinity (NaN compares false with every score).
@@ -47,6 +49,8 @@ class Flat(_Strict):
     pack: str = "tool-use"
     min_score: float = Field(default=_fastscan.DEFAULT_MIN_SCORE, allow_inf_nan=False)
     require: tuple[str, ...] = ()
+    top_fraction: Fraction | None = None
+    top_fraction_of: TopFractionOf = "corpus"
     text_field: str = Field(default="text", min_length=1)
     tokens_field: str = Field(default="tokens", min_length=1)
     id_field: str | None = Field(default=None, min_length=1)
@@ -81,6 +85,7 @@ class DsirSection(_Strict):
     model: str
     min_log_importance: Bound | None = None
     top_fraction: Fraction | None = None
+    top_fraction_of: TopFractionOf = "corpus"
     per_token: bool = False
 
     @field_validator("model")
@@ -100,6 +105,7 @@ class _Similarity(_Strict):
     k: int = Field(default=5, ge=1)
     min_similarity: Bound | None = None
     top_fraction: Fraction | None = None
+    top_fraction_of: TopFractionOf = "corpus"
     batch_size: int | None = Field(default=None, ge=1)
 
 
@@ -131,7 +137,7 @@ STAGE_SECTIONS: dict[str, type[_Strict]] = {
 # Config-file sections of the flat settings: section -> {key: field name}.
 FILE_SECTIONS: dict[str, dict[str, str]] = {
     "scan": {k: k for k in ("pack", "text_field", "tokens_field", "id_field", "tokenizer")},
-    "keep": {"min_score": "min_score", "require": "require"},
+    "keep": {k: k for k in ("min_score", "require", "top_fraction", "top_fraction_of")},
     "output": {
         "format": "output_format",
         "compression": "output_compression",
