@@ -183,6 +183,52 @@ FIXTURES: list[tuple[str, str, dict[str, tuple[list[str], list[str]]], str]] = [
         "api_entry",
     ),
     (
+        "catalogue entry with a method name",
+        json.dumps(
+            {
+                "api_name": "spaces.list",
+                "api_call": "service.spaces().list(pageSize=10).execute()",
+                "api_arguments": {
+                    "pageSize": "[REQUIRED] integer: How many spaces to return",
+                    "filter": "[OPTIONAL] string: A query",
+                },
+            }
+        ),
+        {"spaces.list": (["filter", "pageSize"], ["pageSize"])},
+        "api_entry",
+    ),
+    (
+        "flat parameter map beside a required list",
+        json.dumps(
+            {
+                "tool_name": "send_sms",
+                "description": "Send a text message.",
+                "parameters": {
+                    "to": {"type": "string", "description": "The number"},
+                    "body": {"type": "string", "description": "The text"},
+                },
+                "required": ["to"],
+            }
+        ),
+        {"send_sms": (["body", "to"], ["to"])},
+        "function_spec",
+    ),
+    (
+        "parameter list under func_name",
+        json.dumps(
+            {
+                "func_name": "get_quote",
+                "description": "A stock quote.",
+                "parameters": [
+                    {"name": "symbol", "type": "string", "required": True},
+                    {"name": "exchange", "type": "string", "description": "Where"},
+                ],
+            }
+        ),
+        {"get_quote": (["exchange", "symbol"], ["symbol"])},
+        "function_spec",
+    ),
+    (
         "python google docstring",
         "import x\n\ndef get_weather(city: str, days: int = 3) -> dict:\n"
         '    """Weather for a city.\n\n'

@@ -200,10 +200,16 @@ def test_type_spellings_of_real_datasets() -> None:
         "Union[str, int]": ({"type": ["string", "integer"]}, False),
         "str | None": ({"type": "string"}, True),
         "int[]": ({"type": "array", "items": {"type": "integer"}}, False),
+        # xLAM and docstrings: a default makes the parameter optional, whatever it holds.
+        "str, default='x'": ({"type": "string"}, True),
+        "int, default: 3": ({"type": "integer"}, True),
+        "str, optional, default='a, b'": ({"type": "string"}, True),
+        "List[int], default=[1, 2]": ({"type": "array", "items": {"type": "integer"}}, True),
     }
     for spelling, want in cases.items():
         assert tc.normalize_type(spelling) == want, spelling
     assert tc.normalize_type("widget") is None
+    assert tc.normalize_type("str, widget") is None  # not a qualifier: not a known spelling
     # BFCL-style specs check like JSON Schema ones.
     bfcl = [
         {
@@ -221,6 +227,46 @@ def test_type_spellings_of_real_datasets() -> None:
     ]
     assert _rules(_call({"a": 1, "t": [1], "any": {"k": None}}, tools=bfcl)) == []
     assert _rules(_call({"a": True}, tools=bfcl)) == ["type_mismatch"]
+
+
+def test_tools_listed_in_the_system_prompt_are_the_tools_offered() -> None:
+    """ToolACE's ShareGPT release: ``"tools": "[]"`` and the JSON tool list in ``system``."""
+    tools = [
+        {
+            "name": "get_weather",
+            "description": "Weather for a city.",
+            "parameters": {
+                "type": "dict",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                "required": ["city"],
+            },
+        }
+    ]
+    system = (
+        "You are an expert in composing functions. Here is a list of functions in JSON "
+        f"format that you can invoke:\n{json.dumps(tools)}\nShould you decide to call one..."
+    )
+
+    def record(call: str) -> dict[str, Any]:
+        return {
+            "system": system,
+            "tools": "[]",
+            "conversations": [
+                {"from": "human", "value": "Weather in Paris?"},
+                {"from": "gpt", "value": call},
+            ],
+        }
+
+    checked = tc.check_records(
+        [record("[get_weather(city='Paris')]"), record("[get_weather(days=2)]")]
+    )
+    rows = checked.records.to_pylist()
+    assert [r["status"] for r in rows] == ["valid", "invalid"]
+    assert checked.violations.column("rule").to_pylist() == ["missing_required"]
+    # The same with no tools field at all.
+    bare = record("[get_weather(city='Paris')]")
+    del bare["tools"]
+    assert tc.check_records([bare]).records.column("status").to_pylist() == ["valid"]
 
 
 def test_every_injected_error_is_found_and_clean_records_pass() -> None:

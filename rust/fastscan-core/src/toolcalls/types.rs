@@ -105,6 +105,23 @@ fn generic(s: &str) -> Option<(&str, &str)> {
     None
 }
 
+/// Whether the parts after a type's name only qualify it: `optional`, then at most a default
+/// (`default='x'`, `default: 3`, `defaults to 5`; whatever follows is the default's text,
+/// commas included), as docstrings and the xLAM data write them. Either makes the parameter
+/// optional.
+fn qualifiers_only(rest: &[&str]) -> bool {
+    for part in rest {
+        let lower = part.trim().to_ascii_lowercase();
+        if lower.starts_with("default") {
+            return true;
+        }
+        if lower != "optional" {
+            return false;
+        }
+    }
+    true
+}
+
 /// Parses one spelling: `(type, optional)`, or `None` for a spelling not in the table.
 #[must_use]
 pub fn parse_type(spelling: &str) -> Option<(TypeSpec, bool)> {
@@ -113,7 +130,7 @@ pub fn parse_type(spelling: &str) -> Option<(TypeSpec, bool)> {
         return None;
     }
     let parts = split_top(s, ',');
-    if parts.len() == 2 && parts[1].eq_ignore_ascii_case("optional") {
+    if parts.len() >= 2 && qualifiers_only(&parts[1..]) {
         return parse_type(parts[0]).map(|(t, _)| (t, true));
     }
     if let Some(inner) = s.strip_suffix('?') {

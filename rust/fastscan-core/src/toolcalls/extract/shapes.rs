@@ -151,6 +151,42 @@ fn description(o: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The keys a function spec's name is found under, across published datasets.
+const NAME_KEYS: &[&str] = &["name", "api_name", "tool_name", "func_name", "function"];
+
+/// A parameters object as JSON Schema: itself when it is one (a `type` or `properties`), or
+/// when it is a flat map without a `required` list (xLAM's: each type says `optional`, read
+/// by `Tool::new`); a flat map of name to `{type, description}` with a `required` list beside
+/// it (or inside it) is made into one.
+fn object_schema(p: &Value, required_beside: Option<&Value>) -> Value {
+    let Some(map) = p.as_object() else {
+        return p.clone();
+    };
+    let listed = map.get("required").or(required_beside);
+    if !matches!(listed, Some(Value::Array(_))) {
+        return p.clone();
+    }
+    let is_schema = map.contains_key("type") || map.contains_key("properties");
+    let flat = !map.is_empty()
+        && map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "required")
+            .all(|(_, v)| v.as_object().is_some_and(|f| f.contains_key("type")));
+    if is_schema || !flat {
+        return p.clone();
+    }
+    let props: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| k.as_str() != "required")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut out = json!({"type": "object", "properties": props});
+    if let Some(req @ Value::Array(_)) = map.get("required").or(required_beside) {
+        out["required"] = req.clone();
+    }
+    out
+}
+
 /// `OpenAI` / `BFCL` / `xLAM` / `ToolBench` / Gorilla function specs.
 fn function_spec(o: &Map<String, Value>) -> Option<(&'static str, Tool)> {
     if o.get("type").and_then(Value::as_str) == Some("function") {
@@ -158,11 +194,12 @@ fn function_spec(o: &Map<String, Value>) -> Option<(&'static str, Tool)> {
             return function_spec(inner).map(|(_, t)| ("function_spec", t));
         }
     }
-    if let Some(name) = name_of(o, &["name"]) {
+    if let Some(name) = name_of(o, NAME_KEYS) {
         for key in ["parameters", "input_schema", "inputSchema"] {
             match o.get(key) {
                 Some(p @ Value::Object(_)) => {
-                    return Some(("function_spec", Tool::new(name, description(o), p)))
+                    let schema = object_schema(p, o.get("required"));
+                    return Some(("function_spec", Tool::new(name, description(o), &schema)));
                 }
                 Some(Value::Array(list)) => {
                     return Some((
@@ -195,17 +232,31 @@ fn function_spec(o: &Map<String, Value>) -> Option<(&'static str, Tool)> {
         ));
     }
     if let (Some(name), Some(args)) = (name_of(o, &["api_name"]), o.get("api_arguments")) {
-        let name = o
-            .get("api_call")
-            .and_then(Value::as_str)
-            .and_then(called_name)
-            .unwrap_or(name);
+        // A method name field names the tool; a prose name (Gorilla's "Torch Hub model")
+        // gives way to the function the example call calls.
+        let name = if is_identifier(&name) {
+            name
+        } else {
+            o.get("api_call")
+                .and_then(Value::as_str)
+                .and_then(called_name)
+                .unwrap_or(name)
+        };
         return Some((
             "api_entry",
             Tool::new(name, description(o), &api_arguments(args)),
         ));
     }
     None
+}
+
+/// A name a program could call: letters, digits, `_` and `.`, not starting with a digit.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 /// The function a call expression calls: `model = torch.hub.load(...)` → `torch.hub.load`.
@@ -259,11 +310,17 @@ fn list_schema(list: &[Value], required: &[&str]) -> Value {
 /// list of names, or `"a, b"`.
 fn api_arguments(args: &Value) -> Value {
     let mut props = Map::new();
+    let mut required = Vec::new();
     match args {
         Value::Object(m) => {
             for (k, v) in m {
                 let mut s = Map::new();
                 if let Value::String(text) = v {
+                    // `[REQUIRED] string: ...`, `(optional) int: ...`
+                    let (mark, text) = requirement_mark(text);
+                    if mark == Some(true) {
+                        required.push(json!(k));
+                    }
                     match text.split_once(':') {
                         Some((t, d)) if parse_type(t).is_some() => {
                             s.insert("type".into(), json!(t.trim()));
@@ -295,7 +352,31 @@ fn api_arguments(args: &Value) -> Value {
         }
         _ => {}
     }
-    json!({"type": "object", "properties": props})
+    let mut out = json!({"type": "object", "properties": props});
+    if !required.is_empty() {
+        out["required"] = Value::Array(required);
+    }
+    out
+}
+
+/// A leading `[REQUIRED]` / `[OPTIONAL]` (or in parentheses, any case) on an argument's
+/// doc: `Some(true)` required, `Some(false)` optional, and the text after it.
+fn requirement_mark(text: &str) -> (Option<bool>, &str) {
+    let t = text.trim_start();
+    for (open, close) in [('[', ']'), ('(', ')')] {
+        if let Some(rest) = t.strip_prefix(open) {
+            if let Some(end) = rest.find(close) {
+                let word = rest[..end].trim().to_ascii_lowercase();
+                let after = rest[end + 1..].trim_start();
+                match word.as_str() {
+                    "required" => return (Some(true), after),
+                    "optional" => return (Some(false), after),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (None, text)
 }
 
 /// `{"name", "arguments"}` (also `parameters` holding values, not a schema).

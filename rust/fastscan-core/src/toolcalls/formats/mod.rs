@@ -194,9 +194,13 @@ pub fn detect(v: &Value) -> Option<Format> {
             conv.iter()
                 .filter_map(|t| t.get("from").and_then(Value::as_str))
         };
-        if froms().any(|f| f == "function_call" || f == "observation")
-            || o.get("tools").is_some_and(Value::is_string)
-        {
+        // A `tools` string names ShareGPT, unless it is an empty list beside a system
+        // prompt (ToolACE's ShareGPT release keeps its tools in the prompt).
+        let tools_string = o
+            .get("tools")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !(is_empty_list(t) && o.get("system").is_some_and(Value::is_string)));
+        if froms().any(|f| f == "function_call" || f == "observation") || tools_string {
             return Some(Format::Sharegpt);
         }
         if values().any(|s| {
@@ -341,12 +345,26 @@ pub(crate) fn record_with(o: &Map<String, Value>) -> Result<Record, ReadError> {
         record.tools = tools_from(t, "tools")?;
     }
     if let Some(s) = o.get("system") {
+        let mut system = text(Some(s), "system")?;
+        // No tools beside the prompt (absent, or "[]"): the tools the prompt lists, as
+        // several published datasets store them.
+        if record.tools.is_empty() {
+            if let Some((tools, rest)) = toolace::embedded_tools(&system, '[')? {
+                record.tools = tools;
+                system = rest;
+            }
+        }
         record.messages.push(super::model::Message::new(
             super::model::Role::System,
-            text(Some(s), "system")?,
+            system,
         ));
     }
     Ok(record)
+}
+
+/// Whether `s` is a JSON empty list (`[]`, spaces allowed).
+fn is_empty_list(s: &str) -> bool {
+    matches!(serde_json::from_str::<Value>(s), Ok(Value::Array(a)) if a.is_empty())
 }
 
 /// A plain message for the role names every format shares (system; user, human; assistant,
