@@ -19,8 +19,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fastscan.filter.guard import missing_text_field
 from fastscan.filter.plan import PlanError, open_decompressed, plan
-from fastscan.filter.schema import close_match
 
 
 class CorpusError(ValueError):
@@ -99,19 +99,9 @@ def read_corpus(
             raise CorpusError(f"cannot read {path}: {e}") from e
         if objects and len(corpus.texts) == texts_before:
             # Not bad data: the text is not where the command looks.
-            raise CorpusError(no_text_message(path, text_field, objects, list(keys)))
+            message = missing_text_field(text_field, f"its {objects:,}", list(keys))
+            raise CorpusError(f"{path}: {message}")
     return corpus
-
-
-def no_text_message(path: Path, field: str, records: int, keys: list[str]) -> str:
-    """Why a file's records give no text: the field named, the keys seen, the closest one."""
-    shown = ", ".join(keys[:30]) if keys else "none"
-    close = close_match(field, keys)
-    hint = f" (did you mean {close!r}?)" if close else ""
-    return (
-        f"{path}: none of its {records:,} records has a string at text field {field!r} "
-        f"(keys seen: {shown}); set --text-field{hint}"
-    )
 
 
 def field_at(record: dict[str, Any], name: str) -> Any:

@@ -99,10 +99,31 @@ def _json(raw: bytes) -> Any:
 def no_text_message(path: Path, field: str, records: int) -> str:
     """Why a JSONL shard failed: the text field is not in its records."""
     keys = keys_seen(path, field)
-    shown = ", ".join(keys[:30]) if keys else "none (the lines are not JSON objects)"
+    return missing_text_field(
+        field,
+        f"the first {records:,}",
+        keys,
+        none="none (the lines are not JSON objects)",
+        setting="--text-field / [scan] text_field",
+    )
+
+
+def missing_text_field(
+    field: str,
+    records: str,
+    keys: list[str],
+    *,
+    seen: str = "keys seen",
+    none: str = "none",
+    setting: str = "--text-field",
+) -> str:
+    """The one message for records without a string at the text field, in every command:
+    how many (`records`: ``the first 1,000``, ``its 12``), the keys (or columns) they have,
+    and the closest of them to `field`."""
+    shown = ", ".join(keys[:30]) if keys else none
     close = close_match(field, keys)
     hint = f" (did you mean {close!r}?)" if close else ""
     return (
-        f"none of the first {records:,} records has a string at text field {field!r} "
-        f"(keys seen: {shown}); set --text-field / [scan] text_field{hint}"
+        f"none of {records} records has a string at text field {field!r} "
+        f"({seen}: {shown}); set {setting}{hint}"
     )

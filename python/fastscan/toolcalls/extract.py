@@ -30,9 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fastscan import _fastscan
-from fastscan.filter.guard import no_text_message
+from fastscan.filter.guard import missing_text_field, no_text_message
 from fastscan.filter.plan import Shard
-from fastscan.filter.schema import close_match
 from fastscan.toolcalls import lmflow
 from fastscan.toolcalls.check import check_records
 from fastscan.toolcalls.convert import convert_records
@@ -366,14 +365,8 @@ def _no_text(shard: Shard, field: str, docs: int) -> str:
     """Why a file gave no document: the text is not at `field` (the keys it has named)."""
     if shard.format == "parquet":
         with open(shard.path, "rb") as handle:
-            keys = pq.ParquetFile(handle).schema_arrow.names
-        shown = ", ".join(keys[:30])
-        close = close_match(field, keys)
-        hint = f" (did you mean {close!r}?)" if close else ""
-        return (
-            f"none of its {docs:,} records has a string at text field {field!r} "
-            f"(columns: {shown}); set --text-field{hint}"
-        )
+            columns = pq.ParquetFile(handle).schema_arrow.names
+        return missing_text_field(field, f"its {docs:,}", columns, seen="columns")
     return no_text_message(shard.path, field, docs)
 
 
