@@ -286,7 +286,9 @@ def test_ctrl_c_stops_removes_staging_and_resumes(
     assert not (tmp_path / "out" / "_tmp").exists()
     assert not (tmp_path / "out" / "_lock").exists()
     finished = len(list((tmp_path / "out" / "_done").glob("*.json")))
+    scored = len(list((tmp_path / "out" / "_scored").glob("*.json")))
     assert finished < 4  # it stopped instead of finishing the running shards
+    assert f"{scored} of 4 shards scored" in err  # the count the rerun resumes
     resumed = subprocess.run(
         [*args, "-o", str(tmp_path / "out"), "--json", "-q"],
         capture_output=True,
@@ -295,7 +297,7 @@ def test_ctrl_c_stops_removes_staging_and_resumes(
         check=True,
     )
     report = json.loads(resumed.stdout)
-    assert report["totals"]["resumed"] == finished
+    assert report["totals"]["resumed"] == scored
     clean = subprocess.run(
         [*args, "-o", str(tmp_path / "clean"), "-q"], capture_output=True, env=env, check=True
     )

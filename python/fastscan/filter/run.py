@@ -195,7 +195,7 @@ class Run:
         self.fresh: set[str] = set()  # shards this invocation scored
         self.cutoffs: dict[str, Cutoff] = {}  # where each ranking ended (phase 2)
         self.pending: list[Shard] = []
-        self.started = 0.0
+        self.started = time.perf_counter()  # the invocation: planning, the lock, set-up
         self.lock = threading.Lock()
         try:  # before anything is written, under --dry-run too
             check_outputs(((s, output_paths(s, config)) for s in shards), reserved=RUN_FILES)
@@ -250,7 +250,6 @@ class Run:
         self.run_lock.release()
 
     def start(self, reporter: Reporter, threads: int) -> None:
-        self.started = time.perf_counter()
         reporter.start(
             total_bytes=sum(s.size for s in self.pending),
             shards=len(self.shards),
@@ -360,7 +359,9 @@ class Run:
         for entry in entries:
             if entry["relative"] in self.changed:
                 entry["input_changed"] = True
-        report = _report(entries, self.ignored, self.config, threads, elapsed)
+        report = _report(
+            entries, self.ignored, self.config, threads, elapsed, scans=self.command != "select"
+        )
         report["executor"] = executor
         report["totals"]["changed_inputs"] = len(self.changed)
         report["changed_inputs"] = self.changed
@@ -492,7 +493,12 @@ def _report(
     cfg: FilterConfig,
     threads: int,
     elapsed: float,
+    scans: bool = True,
 ) -> dict[str, Any]:
+    """The run's report. `scans`: the command scores shards (``fastscan-filter``), so a
+    shard it did not score now was resumed (its scores were kept from an earlier
+    invocation: the count the progress and Ctrl-C give); ``fastscan select`` scores none, and
+    resumes only the shards an earlier select of the same directory decided."""
     total = Tally()
     for e in entries:
         if e["status"] == "ok":
@@ -502,7 +508,10 @@ def _report(
         "shards": len(entries),
         "ok": sum(e["status"] == "ok" for e in entries),
         "failed": sum(e["status"] == "failed" for e in entries),
-        "resumed": sum(bool(e.get("resumed")) for e in entries),
+        "resumed": sum(
+            e["status"] == "ok" and (bool(e.get("resumed")) or (scans and not e.get("scanned")))
+            for e in entries
+        ),
         "input_bytes": sum(e["input_bytes"] for e in entries),
     }
     totals.update(total.to_dict())
