@@ -533,3 +533,32 @@ def test_parquet_and_compressed_inputs(tmp_path: Path) -> None:
         for x in (tmp_path / "out" / "tools.jsonl").read_text().splitlines()
     }
     assert files == {str(tmp_path / "a.parquet"), str(tmp_path / "b.jsonl.gz")}
+
+
+def test_fastscan_reads_its_own_lmflow_outputs(tmp_path: Path) -> None:
+    """``--output-format lmflow`` files and ``records.lmflow.json`` are inputs to extract and
+    toolcalls check: the same documents give the same specs as their JSON lines."""
+    docs = [{"id": i, "text": text} for i, (_, text, _, _) in enumerate(FIXTURES)]
+    src = tmp_path / "in" / "docs.jsonl"
+    src.parent.mkdir()
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    run = tmp_path / "run"
+    fastscan.filter_shards(src, run, output_format="lmflow", min_score=0.0)
+    kept = sorted((run / "kept").rglob("*.json"))
+    assert kept
+    from_lmflow = fastscan.extract(run / "kept", tmp_path / "a", emit="lmflow").report
+    kept_texts = {i["text"] for f in kept for i in json.loads(f.read_text())["instances"]}
+    lines = tmp_path / "kept.jsonl"
+    lines.write_text("".join(json.dumps({"text": t}) + "\n" for t in sorted(kept_texts)))
+    from_lines = fastscan.extract(lines, tmp_path / "b").report
+    assert from_lmflow["documents"] == from_lines["documents"] == len(kept_texts)
+    assert from_lmflow["specs"] == from_lines["specs"] > 0
+    emitted = tmp_path / "a" / "records.lmflow.json"
+    checked = tc.check(emitted, tmp_path / "c").report["totals"]
+    n = len(json.loads(emitted.read_text())["instances"])
+    assert checked["read"] == n == checked["valid"] > 0
+    # fastscan-filter says what such a file is instead of rejecting every line.
+    report = fastscan.filter_shards(emitted, tmp_path / "f")
+    (entry,) = report["shards"]
+    assert entry["status"] == "failed"
+    assert "one JSON document" in entry["error"]

@@ -107,6 +107,42 @@ def read_parquet(handle: Any, path: Path) -> pq.ParquetFile:
     return source
 
 
+#: The largest JSON document (not JSON lines) read whole: LMFlow files are 256 MB by default.
+MAX_DOCUMENT_BYTES = 2 << 30
+
+
+def json_document(path: Path) -> list[Any] | None:
+    """The records of a ``.json`` file that holds one JSON document rather than JSON lines:
+    an LMFlow dataset's ``instances`` (``{"type": ..., "instances": [...]}``, as fastscan's
+    ``--output-format lmflow`` and ``extract --emit lmflow`` write them) or a JSON array's
+    items. None for JSON lines (one value per line) and other suffixes; a `ValueError` for a
+    document that is not such a list, or too large to read whole."""
+    if not path.name.endswith(".json"):
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    stripped = head.lstrip()
+    if not stripped.startswith((b"{", b"[")):
+        return None
+    first = stripped.split(b"\n", 1)[0]
+    try:
+        json.loads(first)
+        return None  # the first line is a whole value: JSON lines
+    except ValueError:
+        pass
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{path}: a JSON document over {MAX_DOCUMENT_BYTES >> 20:,} MiB")
+    try:
+        document = json.loads(path.read_bytes())
+    except ValueError as e:
+        raise ValueError(f"{path}: neither JSON lines nor one JSON document ({e})") from None
+    if isinstance(document, dict) and isinstance(document.get("instances"), list):
+        return list(document["instances"])
+    if isinstance(document, list):
+        return document
+    raise ValueError(f"{path}: a JSON document with no records (no instances list)")
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith((".", "_")) for part in relative.parts)
 

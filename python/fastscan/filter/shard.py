@@ -45,7 +45,7 @@ from fastscan.filter.outputs import (
     open_text_writer,
     rejects_name,
 )
-from fastscan.filter.plan import Shard, read_parquet
+from fastscan.filter.plan import Shard, json_document, read_parquet
 from fastscan.filter.progress import Silent
 from fastscan.filter.tally import Tally
 from fastscan.terminal import Interrupted
@@ -100,6 +100,12 @@ def run_shard(shard: Shard, ctx: Context, watch: Silent) -> dict[str, Any]:
     try:
         kept: list[Path] | None = None
         if shard.format == "jsonl":
+            if json_document(shard.path) is not None:
+                raise ShardError(
+                    "one JSON document (an LMFlow dataset), not JSON lines: fastscan extract "
+                    "and toolcalls check read it; for fastscan-filter, filter the JSONL or "
+                    "Parquet it was made from"
+                )
             blank_lines, kept = _scan_jsonl(shard, ctx, stage, scores, watch)
         elif shard.format == "parquet":
             blank_lines, kept = _scan_parquet(shard, ctx, stage, scores, watch)

@@ -34,6 +34,7 @@ from fastscan.filter.plan import (
     PlanError,
     Shard,
     check_outputs,
+    json_document,
     plan,
     read_parquet,
     run_record,
@@ -94,6 +95,10 @@ def _blocks(shard: Shard, max_record_bytes: int) -> Iterator[Block]:
         return
     if shard.format is None:
         raise ToolcallsError(f"{shard.path}: not a .jsonl[.gz|.zst] or .parquet file")
+    records = json_document(shard.path)
+    if records is not None:  # an LMFlow dataset (fastscan's own outputs among them)
+        yield from _records_blocks(records)
+        return
     for b in _fastscan.LineReader(shard.path, max_record_bytes=max_record_bytes):
         yield Block(rows=b.column("row"), lines=b.column("line"), oversized=b.column("oversized"))
 
