@@ -128,3 +128,15 @@ def test_fastscan_filter_jsonl(benchmark: Bench, bench_texts: list[str], tmp_pat
 def test_memory_read(benchmark: Bench) -> None:
     _, work = baselines.memory_read(64)
     benchmark(work)
+
+
+def test_extraction_of_specs_written_by_hand_is_exact() -> None:
+    """`extract_quality.py`'s table: every extractor finds every hand-written spec, its
+    parameters and its required ones, and nothing else."""
+    from extract_quality import measure
+
+    table = measure()
+    assert {"function_spec", "api_entry", "toolbench", "openapi", "python", "table"} <= set(table)
+    for ext, row in table.items():
+        for key in ("names", "params", "required"):
+            assert (row[key].precision(), row[key].recall()) == (1.0, 1.0), (ext, key)
