@@ -135,7 +135,10 @@ def test_cascade_runs_resume_byte_identically(corpus: Path, config: Path, tmp_pa
     before = tree_bytes(out)
     (out / "_done" / "b.jsonl.gz.json").unlink()
     report = fastscan.filter_shards(corpus, out, config=config, threads=2)
-    assert report["totals"]["resumed"] == 3
+    # Every shard's scores were kept (b's is decided again, not scanned): 4 resumed, the count
+    # "resuming: 4 of 4 shards already scored" gives.
+    assert report["totals"]["resumed"] == 4
+    assert [e["relative"] for e in report["shards"] if e.get("scanned")] == []
     assert tree_bytes(out) == before
     assert [f["stage"] for f in report["funnel"]] == ["patterns", "stats", "dsir", "semantic"]
 
