@@ -11,12 +11,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastscan.cascade import ranking
+from fastscan.cascade.decide import decide, find_cutoffs
 from fastscan.cascade.ranking import Cutoff, find_cutoff
+from fastscan.cascade.stages import Stage
 
 # A few values close together (one 16-bit bucket), far apart, signed zeros, infinities.
 SCORES = st.one_of(
@@ -115,3 +118,126 @@ def test_memory_does_not_grow_with_the_run() -> None:
     everything = np.concatenate([np.random.default_rng(p).normal(size=50_000) for p in seeds])
     assert cutoff.value == np.sort(everything)[::-1][100_000 - 1]
     assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+# ---- decide over a run, against a plain per-record reference ----
+
+
+class ColumnStage(Stage):
+    """A test stage: keeps a record whose column `name` is at least `minimum`, and ranks by
+    it when it has a `top_fraction`."""
+
+    def __init__(
+        self, name: str, minimum: float | None, top_fraction: float | None, of: str
+    ) -> None:
+        self.name = name
+        self.minimum = minimum
+        self.top_fraction = top_fraction
+        self.top_fraction_of = of
+        self.output_names = [name]
+
+    def decide(self, columns: Any) -> tuple[Any, Any]:
+        value = columns.column(self.name)
+        if self.minimum is None:
+            keep = pc.is_valid(value)
+        else:
+            keep = pc.fill_null(pc.greater_equal(value, self.minimum), False)
+        return keep, pc.if_else(keep, pa.scalar(None, pa.string()), f"{self.name} low")
+
+    def ranking(self, columns: Any) -> Any:
+        return columns.column(self.name)
+
+
+def reference(
+    stages: list[ColumnStage], parts: list[list[dict[str, Any]]]
+) -> list[list[tuple[str, str | None]]]:
+    """Each record's (decision, dropped_by), record by record: the thresholds in order, and a
+    top fraction keeping ceil(fraction * reference) of the records alive at it, highest
+    first, ties by (part, row); the reference is every record read (the corpus) or those
+    ranked (the stage)."""
+    read = sum(len(p) for p in parts)
+    state = [
+        [("rejected", None) if r["rejected"] else ("kept", None) for r in part] for part in parts
+    ]
+    for stage in stages:
+        ranked = []
+        for p, part in enumerate(parts):
+            for i, record in enumerate(part):
+                if state[p][i][0] != "kept":
+                    continue
+                value = record[stage.name]
+                if stage.minimum is not None and value < stage.minimum:
+                    state[p][i] = ("dropped", stage.name)
+                    continue
+                ranked.append((-value, p, i))
+        if stage.top_fraction is None:
+            continue
+        base = read if stage.top_fraction_of == "corpus" else len(ranked)
+        quota = math.ceil(stage.top_fraction * base)
+        for _, p, i in sorted(ranked)[quota:]:
+            state[p][i] = ("dropped", stage.name)
+    return state
+
+
+STAGES = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.0])),
+        st.one_of(st.none(), st.sampled_from([0.1, 0.25, 0.5, 0.9, 1.0])),
+        st.sampled_from(["corpus", "stage"]),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stages=STAGES,
+    parts=st.lists(
+        st.lists(
+            st.tuples(
+                st.booleans(),
+                st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.0, 3.0]), min_size=3, max_size=3),
+            ),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_decide_over_a_run_equals_a_per_record_reference(
+    stages: list[tuple[float | None, float | None, str]],
+    parts: list[list[tuple[bool, list[float]]]],
+) -> None:
+    built = [ColumnStage(f"s{k}", *spec) for k, spec in enumerate(stages)]
+    records = [
+        [
+            {"rejected": rejected, **{f"s{k}": v for k, v in enumerate(values)}}
+            for rejected, values in part
+        ]
+        for part in parts
+    ]
+    tables = []
+    for part in records:
+        columns: dict[str, Any] = {
+            "reject_reason": pa.array(
+                [("bad" if r["rejected"] else None) for r in part], pa.string()
+            )
+        }
+        for stage in built:
+            columns[stage.name] = pa.array(
+                [None if r["rejected"] else r[stage.name] for r in part], pa.float64()
+            )
+        tables.append(pa.table(columns))
+
+    def run_parts() -> Any:
+        for p, table in enumerate(tables):
+            yield p, table, pa.array(np.arange(table.num_rows, dtype=np.uint64))
+
+    cutoffs = find_cutoffs(built, run_parts)
+    got = []
+    for p, table in enumerate(tables):
+        rows = pa.array(np.arange(table.num_rows, dtype=np.uint64))
+        d = decide(built, table, cutoffs, p, rows)
+        got.append(list(zip(d.decision.to_pylist(), d.dropped_by.to_pylist(), strict=True)))
+    assert got == reference(built, records)
