@@ -156,7 +156,7 @@ def reference(
     first, ties by (part, row); the reference is every record read (the corpus) or those
     ranked (the stage)."""
     read = sum(len(p) for p in parts)
-    state = [
+    state: list[list[tuple[str, str | None]]] = [
         [("rejected", None) if r["rejected"] else ("kept", None) for r in part] for part in parts
     ]
     for stage in stages:
