@@ -389,3 +389,33 @@ def test_ties_are_broken_by_shard_then_row(tmp_path: Path) -> None:
     report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out", top_fraction=0.5)
     kept = {e["relative"]: e["kept"]["docs"] for e in report["shards"]}
     assert kept == {"a.jsonl": 4, "b.jsonl": 2, "c.jsonl": 0}
+
+
+def test_jsonl_input_with_parquet_output_in_a_ranked_run(corpus: Path, tmp_path: Path) -> None:
+    """Phase 2 writes a JSONL shard's kept records as Parquet: the rows are the kept lines'
+    records, in input order, as many as the scores keep."""
+    out = tmp_path / "out"
+    report = fastscan.filter_shards(
+        corpus / "b.jsonl", out, top_fraction=0.5, output_format="parquet", min_score=0.0
+    )
+    kept = pq.read_table(out / "kept" / "b.jsonl.parquet")
+    (scores,) = [t for _, t in scores_of(out)]
+    rows = [r["row"] for r in scores.to_pylist() if r["decision"] == "kept"]
+    assert kept.num_rows == len(rows) == report["totals"]["kept"]["docs"] > 0
+    lines = (corpus / "b.jsonl").read_bytes().splitlines()
+    assert kept.to_pylist() == [json.loads(lines[r]) for r in rows]
+
+
+def test_a_parquet_column_literally_named_with_a_dot(tmp_path: Path) -> None:
+    """``--text-field a.b`` reads a column named ``a.b`` when there is one, else field ``b``
+    of struct column ``a``."""
+    texts = [r["text"] for r in TOOL[:6]]
+    literal = tmp_path / "in" / "literal.parquet"
+    literal.parent.mkdir()
+    pq.write_table(pa.table({"a.b": texts}), literal)
+    nested = tmp_path / "in" / "nested.parquet"
+    pq.write_table(pa.table({"a": pa.array([{"b": t} for t in texts])}), nested)
+    report = fastscan.filter_shards(tmp_path / "in", tmp_path / "out", text_field="a.b")
+    kept = {e["relative"]: e["kept"]["docs"] for e in report["shards"]}
+    assert kept["literal.parquet"] == kept["nested.parquet"] > 0
+    assert report["totals"]["rejected"]["docs"] == 0

@@ -410,10 +410,12 @@ def open_parquet(handle: Any, shard: Shard, ctx: Context) -> pq.ParquetFile:
     except ValueError as e:
         raise ShardError(str(e)) from e
     names = source.schema_arrow.names
-    for name in {cfg.text_field.split(".")[0], cfg.tokens_field}:
+    # A column named with the dots itself (``a.b``) comes first, then struct ``a``'s ``b``
+    # (as `outputs.column_at` reads them).
+    top = cfg.text_field if cfg.text_field in names else cfg.text_field.split(".")[0]
+    for name in {top, cfg.tokens_field}:
         if names.count(name) > 1:
             raise ShardError(f"the file has {names.count(name)} columns named {name!r}")
-    top = cfg.text_field.split(".")[0]
     use_tokens = top not in names and cfg.tokens_field in names
     if not use_tokens and top not in names:
         raise ShardError(
