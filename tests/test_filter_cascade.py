@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +169,13 @@ def test_the_summary_prints_the_funnel(
     rc = filter_main([str(corpus / "a.jsonl"), "-o", str(tmp_path / "o"), "--config", str(config)])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "funnel" in printed
-    assert "semantic" in printed
-    assert "similarity (max) < 0.3" in printed or "semantic" in printed
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert "funnel: stage, docs in -> out" in printed
+    for line in report["funnel"]:
+        row = rf"{line['stage']}\s+{line['docs_in']:,} -> {line['docs_out']:,}\s"
+        assert re.search(row, printed), line["stage"]
+        for reason in list(line["drop_reasons"])[:3]:
+            assert reason in printed
 
 
 def test_stage_config_errors(tmp_path: Path) -> None:

@@ -85,4 +85,10 @@ def test_progress_bar_renders(tmp_path: Path) -> None:
         tmp_path / "in", tmp_path / "o", reporter=Reporter(stream=stream, bar=True)
     )
     assert report["totals"]["read"]["docs"] == 16
-    assert "FAILED" not in stream.getvalue()
+    drawn = stream.getvalue()
+    assert "FAILED" not in drawn
+    # The live display drew its frames (redrawn in place, then erased at the end): the
+    # stage, the documents scanned and the shards finished, up to the last.
+    frames = drawn.split("\r")
+    assert any("patterns" in f and "16 docs" in f and "1/1 shards" in f for f in frames)
+    assert any("0/1 shards" in f for f in frames)

@@ -99,7 +99,9 @@ class Reporter(Silent):
                 BarColumn(),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
-                console=Console(file=self.stream),
+                # Asked for a live display, it draws one (a terminal, or a test that reads
+                # the escape sequences).
+                console=Console(file=self.stream, force_terminal=True),
                 transient=True,
             )
             self.tasks["patterns"] = self.progress.add_task(
