@@ -105,7 +105,10 @@ def test_selection_threshold_and_top_fraction() -> None:
     keep, reasons = Selection(top_fraction=0.5).apply(pa.array([0.1, 0.9, 0.5, 0.7]), "s")
     assert keep.to_pylist() == [False, True, False, True]
     assert reasons.to_pylist()[0] == "s below the top 50%"
+    # Half of the six records (the corpus), or half of the four above the threshold.
     keep, _ = Selection(min_score=0.3, top_fraction=0.5).apply(score, "s")
+    assert keep.to_pylist() == [False, True, True, False, True, False]
+    keep, _ = Selection(min_score=0.3, top_fraction=0.5, of="stage").apply(score, "s")
     assert keep.to_pylist() == [False, True, False, False, True, False]
     with pytest.raises(ValueError, match="top_fraction"):
         Selection(top_fraction=1.5)

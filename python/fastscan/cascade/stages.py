@@ -85,7 +85,9 @@ class Selection:
             return keep, reasons
         rows = pa.array(np.arange(len(score), dtype=np.uint64))
         eligible = (0, pc.filter(score, keep), pc.filter(rows, keep))
-        ranked = find_cutoff(self.top_fraction, lambda: [eligible]).keeps(score, 0, rows)
+        total = len(score)  # every record given: the corpus, when the fraction is of it
+        reference = (lambda: total) if self.of == "corpus" else None
+        ranked = find_cutoff(self.top_fraction, lambda: [eligible], reference).keeps(score, 0, rows)
         reasons = pc.if_else(pc.and_(keep, pc.invert(ranked)), self.ranking_reason(label), reasons)
         return pc.and_(keep, ranked), reasons
 
