@@ -561,3 +561,22 @@ def test_the_dry_run_reports_what_is_done(tmp_path: Path) -> None:
         1,
         1,
     )
+
+
+def test_a_command_never_takes_over_another_commands_directory(tmp_path: Path) -> None:
+    inp, out = _filter_run(tmp_path)
+    # A filter run from before run.json named its command: it is still the filter's.
+    record = json.loads((out / "run.json").read_text())
+    record.pop("command")
+    (out / "run.json").write_text(json.dumps(record))
+    report = (out / "report.json").read_bytes()
+    with pytest.raises(tc.ToolcallsError, match="holds a fastscan-filter run"):
+        tc.check(inp, out, overwrite=True)
+    assert (out / "report.json").read_bytes() == report
+    checked = tmp_path / "checked"
+    _jsonl(tmp_path / "tc" / "a.jsonl", _records(5, seed=1))
+    tc.check(tmp_path / "tc", checked)
+    with pytest.raises(UsageError, match="holds a toolcalls check run"):
+        fastscan.filter_shards(inp, checked, overwrite=True)
+    with pytest.raises(tc.ToolcallsError, match="holds a toolcalls check run"):
+        tc.convert(tmp_path / "tc", "hermes", checked, overwrite=True)

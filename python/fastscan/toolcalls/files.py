@@ -227,11 +227,10 @@ class RunDir:
         previous = run_record(out)
         own = {LOCK, RUN_FILE, REPORT, self.JOURNAL, "_tmp"}
         contents = [p for p in out.iterdir() if p.name not in own and not p.name.startswith(".")]
-        if previous is not None and previous.get("command", self.command) != self.command:
-            raise ToolcallsError(
-                f"{out} holds a {previous.get('command') or 'fastscan-filter'} run; use another "
-                "output directory"
-            )
+        # A run file without a command is a filter's from before commands were named.
+        other = None if previous is None else previous.get("command") or "fastscan-filter"
+        if other is not None and other != self.command:
+            raise ToolcallsError(f"{out} holds a {other} run; use another output directory")
         if previous is not None or contents:
             if not overwrite:
                 state = "an unfinished" if previous and not previous.get("finished") else "an"
