@@ -28,7 +28,7 @@ A config file groups the same settings the flags set::
 
     [dsir]                     # stage 2b: DSIR importance (fastscan fit-ngrams)
     model = "ngrams.parquet"
-    min_log_importance = 0.0   # and/or top_fraction = 0.5 (of the whole run)
+    min_log_importance = 0.0   # and/or top_fraction = 0.5 (of every record the run read)
     per_token = false
 
     [static]                   # stage 3a: a static embedding model (model2vec) distilled
